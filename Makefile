@@ -1,0 +1,33 @@
+# The two commands that matter: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test upgrade lint install clean-instance
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(STAMP)
+
+## Start the server with the embedded database (installs on first use).
+run: $(STAMP)
+	$(BIN)/wendelin run
+
+## Re-apply the business templates to an existing site, keeping documents.
+upgrade: $(STAMP)
+	$(BIN)/wendelin upgrade
+
+## Install what the tests need and run every test.
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check product tests bench
+
+clean-instance:
+	rm -rf instance/var instance/etc

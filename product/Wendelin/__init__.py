@@ -1,0 +1,33 @@
+"""Wendelin: out-of-core data analytics on Zope and ZODB.
+
+``initialize`` runs once per process at product start (ZCML ``registerPackage``):
+it registers the business templates' filesystem skin folders, so every process
+can resolve the portal's skins, whichever classes it happened to import.
+"""
+
+_initialized = False
+
+
+def register_skin_directories() -> list[str]:
+    """Register every skin folder of the installed business templates; return their keys."""
+    from Products.CMFCore.DirectoryView import _dirreg
+
+    from .site.business_template import load_templates
+
+    keys = []
+    for template in load_templates():
+        for _folder_id, path, reg_key in template.skin_folders:
+            _dirreg.registerDirectoryByKey(str(path), reg_key)
+            keys.append(reg_key)
+    return keys
+
+
+def initialize(context) -> None:
+    """Zope product hook."""
+    global _initialized
+    if _initialized:
+        return
+    _initialized = True
+    from . import permissions  # noqa: F401  (declares the Wendelin permissions)
+
+    register_skin_directories()

@@ -1,0 +1,180 @@
+"""The small common base of every Wendelin document.
+
+Title, reference, description, dates, ``edit(**kw)`` and catalog awareness; the
+portal-type behaviour lives in one module per type beside this one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from AccessControl.class_init import InitializeClass
+from AccessControl.SecurityInfo import ClassSecurityInfo
+from Acquisition import aq_base, aq_get, aq_inner
+from DateTime import DateTime
+from Products.CMFCore.PortalContent import PortalContent
+
+from ..errors import UnknownPropertyError
+from ..permissions import ModifyPortalContent, View
+
+
+def relative_url(ob: Any) -> str:
+    """Path of ``ob`` below the portal, e.g. ``data_stream_module/1``."""
+    portal = aq_inner(ob).getPortalObject()
+    prefix = len(portal.getPhysicalPath())
+    return "/".join(ob.getPhysicalPath()[prefix:])
+
+
+class CatalogToolByAcquisition:
+    """Find ``portal_catalog`` by acquisition, so indexing works outside a request.
+
+    CMF looks the catalog up as a local utility, which is only visible once the
+    site hook is set; acquisition needs no hook.
+    """
+
+    def _getCatalogTool(self):
+        return aq_get(self, "portal_catalog", None, 1)
+
+
+class DocumentMixin(CatalogToolByAcquisition):
+    """Properties and ERP5's common accessors, shared by leaf and folderish documents."""
+
+    security = ClassSecurityInfo()
+
+    #: Editable properties and their Python types; subclasses extend it.
+    property_types: ClassVar[dict[str, type]] = {
+        "title": str,
+        "reference": str,
+        "description": str,
+    }
+
+    title = ""
+    reference = ""
+    description = ""
+    creation_date: DateTime | None = None
+    modification_date: DateTime | None = None
+
+    def _initDocument(self, properties: dict[str, Any]) -> None:
+        now = DateTime()
+        self.creation_date = now
+        self.modification_date = now
+        self._setProperties(properties)
+
+    def __init__(self, id: str, **properties: Any) -> None:
+        self.id = id
+        self._initDocument(properties)
+
+    # -- properties -------------------------------------------------------------
+    @classmethod
+    def checkPropertyNames(cls, properties: dict[str, Any]) -> None:
+        """Raise :class:`UnknownPropertyError` naming the first unknown property."""
+        for name in properties:
+            if name not in cls.property_types:
+                known = ", ".join(sorted(cls.property_types))
+                raise UnknownPropertyError(
+                    f"{cls.portal_type or cls.__name__} has no property {name!r} (known: {known})"
+                )
+
+    def _setProperties(self, properties: dict[str, Any]) -> None:
+        self.checkPropertyNames(properties)
+        converted = {}
+        for name, value in properties.items():
+            kind = self.property_types[name]
+            if value is None:
+                value = kind()
+            if not isinstance(value, kind):
+                raise UnknownPropertyError(
+                    f"property {name!r} expects {kind.__name__}, got {value!r}"
+                )
+            converted[name] = value
+        for name, value in converted.items():
+            setattr(self, name, value)
+
+    @security.protected(ModifyPortalContent)
+    def edit(self, REQUEST=None, **properties: Any) -> None:
+        """Set several properties at once; an unknown one changes nothing."""
+        self._setProperties(properties)
+        self.reindexObject()
+
+    # -- accessors ----------------------------------------------------------------
+    @security.protected(View)
+    def getTitle(self) -> str:
+        return self.title
+
+    @security.protected(ModifyPortalContent)
+    def setTitle(self, value: str) -> None:
+        self.edit(title=value)
+
+    @security.protected(View)
+    def getReference(self) -> str:
+        return self.reference
+
+    @security.protected(ModifyPortalContent)
+    def setReference(self, value: str) -> None:
+        self.edit(reference=value)
+
+    @security.protected(View)
+    def getDescription(self) -> str:
+        return self.description
+
+    @security.protected(ModifyPortalContent)
+    def setDescription(self, value: str) -> None:
+        self.edit(description=value)
+
+    @security.protected(View)
+    def getPortalType(self) -> str:
+        return self.portal_type
+
+    @security.protected(View)
+    def getCreationDate(self) -> DateTime:
+        return self.creation_date
+
+    @security.protected(View)
+    def getModificationDate(self) -> DateTime:
+        return self.modification_date
+
+    @security.protected(View)
+    def getRelativeUrl(self) -> str:
+        return relative_url(self)
+
+    @security.protected(View)
+    def Creator(self) -> str:
+        """The id of the user who created the document (its owner)."""
+        owner = self.getOwnerTuple()
+        return owner[1] if owner else ""
+
+    @security.protected(View)
+    def SearchableText(self) -> str:
+        return " ".join(
+            part for part in (self.getId(), self.title, self.reference, self.description) if part
+        )
+
+    @security.protected(View)
+    def getSize(self) -> int:
+        """Size in bytes of the document's data (0 for documents without data)."""
+        return 0
+
+    @security.protected(View)
+    def getPropertyDict(self) -> dict[str, Any]:
+        """The editable properties and their values, for views and scripts."""
+        return {name: getattr(self, name) for name in self.property_types}
+
+    def notifyModified(self) -> None:
+        """Called by CMF on reindex: keep the modification date current."""
+        self.modification_date = DateTime()
+
+    def __repr__(self) -> str:
+        return f"<{self.portal_type} {self.getId()!r} at {id(aq_base(self)):#x}>"
+
+
+InitializeClass(DocumentMixin)
+
+
+class WendelinDocument(DocumentMixin, PortalContent):
+    """A catalogued leaf document; its default view comes from its portal type."""
+
+    security = ClassSecurityInfo()
+    security.declareObjectProtected(View)
+
+
+InitializeClass(WendelinDocument)

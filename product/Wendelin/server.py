@@ -1,0 +1,159 @@
+"""The ``wendelin`` command: configure an instance, prepare the site, serve it.
+
+``wendelin run`` is what ``make run`` calls: it writes the instance configuration
+from ``instance/*.in``, opens the database, creates ``/erp5`` and the administrator
+on first start (upgrading the site when its business templates changed), prints the
+URL and credentials and serves in the foreground until Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from string import Template
+
+from .settings import REPO_ROOT, Settings
+
+logger = logging.getLogger("Wendelin.server")
+
+TEMPLATES = REPO_ROOT / "instance"
+
+
+def write_config(settings: Settings) -> Path:
+    """Write ``zope.conf`` and ``site.zcml`` into ``settings.etc``; return zope.conf's path."""
+    settings.etc.mkdir(parents=True, exist_ok=True)
+    for sub in ("", "blobs", "cache", "log"):
+        (settings.var / sub).mkdir(parents=True, exist_ok=True)
+    values = {
+        "var": str(settings.var),
+        "home": str(settings.home),
+        "cache_bytes": str(settings.zodb_cache_bytes),
+    }
+    storage = Template((TEMPLATES / "filestorage.conf.in").read_text()).substitute(values)
+    conf = Template((TEMPLATES / "zope.conf.in").read_text()).substitute(values, storage=storage)
+    (settings.etc / "zope.conf").write_text(conf)
+    (settings.etc / "site.zcml").write_text((TEMPLATES / "site.zcml").read_text())
+    return settings.etc / "zope.conf"
+
+
+def make_app(zope_conf: Path):
+    """Configure Zope from ``zope_conf`` and return the WSGI application."""
+    from Zope2.Startup.run import make_wsgi_app
+    from ZPublisher.httpexceptions import HTTPExceptionHandler
+
+    return HTTPExceptionHandler(make_wsgi_app({}, str(zope_conf)))
+
+
+def prepare_site(settings: Settings, attempts: int = 5) -> str:
+    """Create or upgrade ``/erp5`` and the administrator; return the admin password.
+
+    Retried on write conflicts, so several processes starting on one empty
+    database do not race: one creates, the others find the site.
+    """
+    import transaction
+    import Zope2
+    from ZODB.POSException import ConflictError
+    from zope.component.hooks import setSite
+
+    from .site.setup import ensure_site
+
+    password = settings.resolve_admin_password()
+    for attempt in range(attempts):
+        app = Zope2.app()
+        try:
+            users = app.acl_users
+            user = users.getUser(settings.admin_user)
+            if user is None:
+                users._doAddUser(settings.admin_user, password, ["Manager"], [])
+            elif not user.authenticate(password, None):
+                users._doChangeUser(settings.admin_user, password, ["Manager"], [])
+            ensure_site(app)
+            transaction.commit()
+            return password
+        except ConflictError:
+            transaction.abort()
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+        finally:
+            setSite(None)
+            app._p_jar.close()
+    raise AssertionError("unreachable")
+
+
+def _stop(signum, frame):  # pragma: no cover - signal handler
+    raise KeyboardInterrupt
+
+
+def serve(settings: Settings) -> None:
+    """Run the server in the foreground."""
+    import waitress
+    import Zope2
+
+    zope_conf = write_config(settings)
+    app = make_app(zope_conf)
+    password = prepare_site(settings)
+    server = waitress.create_server(
+        app, host=settings.host, port=settings.port, threads=settings.threads, ident="Wendelin"
+    )
+    url = f"http://{settings.host}:{server.effective_port}/erp5"
+    stored = "" if settings.admin_password else f"  (stored in {settings.password_file})"
+    print(f"Wendelin is ready at {url}", flush=True)
+    print(f"  user:     {settings.admin_user}", flush=True)
+    print(f"  password: {password}{stored}", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        Zope2.DB.close()
+        print("Wendelin stopped.", flush=True)
+
+
+def upgrade(settings: Settings) -> None:
+    """Re-apply the business templates to the existing site, keeping its documents."""
+    import transaction
+    import Zope2
+
+    from .site.setup import SITE_ID, ensure_site, upgrade_site
+
+    make_app(write_config(settings))
+    app = Zope2.app()
+    try:
+        if SITE_ID in app.objectIds():
+            upgrade_site(app._getOb(SITE_ID), force=True)
+        else:
+            ensure_site(app)
+        transaction.commit()
+    finally:
+        app._p_jar.close()
+        Zope2.DB.close()
+    print("Business templates re-applied.", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="wendelin", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("run", "configure", "upgrade"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    settings = Settings.from_environ()
+    if args.command == "configure":
+        print(write_config(settings))
+    elif args.command == "upgrade":
+        upgrade(settings)
+    else:
+        serve(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

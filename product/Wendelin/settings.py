@@ -1,0 +1,103 @@
+"""Instance settings read from ``WENDELIN_*`` environment variables.
+
+One validated value object, so the server, the tests and the buildout agree on
+what a setting means and a bad value fails early with the value in the message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigurationError
+
+#: The repository root when the package is installed in editable mode.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def parse_size(text: str) -> int:
+    """Parse ``"512MiB"``, ``"2G"`` or ``"1048576"`` into a number of bytes."""
+    match = _SIZE_RE.match(str(text))
+    if not match:
+        raise ConfigurationError(f"not a size: {text!r} (use e.g. 512MiB, 2GiB, 1048576)")
+    number, unit = match.groups()
+    prefix = (unit or "").upper().rstrip("B").rstrip("I")
+    return int(float(number) * _UNITS[prefix])
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where an instance keeps its data and configuration, and how it serves."""
+
+    host: str
+    port: int
+    admin_user: str
+    admin_password: str | None
+    home: Path
+    var: Path
+    memory_budget: int
+    threads: int
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("WENDELIN_INSTANCE") or REPO_ROOT / "instance").resolve()
+        port_text = env.get("WENDELIN_PORT", "8080")
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise ConfigurationError(f"WENDELIN_PORT is not a port number: {port_text!r}")
+        if not 0 <= port <= 65535:
+            raise ConfigurationError(f"WENDELIN_PORT out of range: {port}")
+        user = env.get("WENDELIN_ADMIN_USER", "zope").strip()
+        if not user or ":" in user:
+            raise ConfigurationError(f"WENDELIN_ADMIN_USER is not a valid user name: {user!r}")
+        threads_text = env.get("WENDELIN_THREADS", "4")
+        if not threads_text.isdigit() or int(threads_text) < 1:
+            raise ConfigurationError(f"WENDELIN_THREADS must be a positive integer: {threads_text!r}")
+        return cls(
+            host=env.get("WENDELIN_HOST", "127.0.0.1"),
+            port=port,
+            admin_user=user,
+            admin_password=env.get("WENDELIN_ADMIN_PASSWORD") or None,
+            home=home,
+            var=Path(env.get("WENDELIN_VAR") or home / "var").resolve(),
+            memory_budget=parse_size(env.get("WENDELIN_MEMORY_BUDGET", "512MiB")),
+            threads=int(threads_text),
+        )
+
+    @property
+    def zodb_cache_bytes(self) -> int:
+        """The ZODB object cache takes a quarter of the memory budget."""
+        return max(16 * 1024**2, self.memory_budget // 4)
+
+    @property
+    def etc(self) -> Path:
+        """Generated configuration; Zope reads ``site.zcml`` from ``<instancehome>/etc``."""
+        return self.home / "etc"
+
+    @property
+    def password_file(self) -> Path:
+        return self.var / "admin-password"
+
+    def resolve_admin_password(self) -> str:
+        """Return the admin password: from the environment, else stored, else a new one.
+
+        A generated password is written once to ``var/admin-password`` with mode 0600.
+        """
+        if self.admin_password:
+            return self.admin_password
+        if self.password_file.exists():
+            return self.password_file.read_text().strip()
+        self.var.mkdir(parents=True, exist_ok=True)
+        password = secrets.token_urlsafe(12)
+        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as stream:
+            stream.write(password + "\n")
+        return password

@@ -1,0 +1,80 @@
+"""``newContent``: typed creation with sequential ids, for modules and folderish documents.
+
+Ids come from a ``BTrees.Length`` counter, whose conflict resolution lets concurrent
+transactions both increment it; two of them picking the same id then collide on the
+BTree insert, one is retried, and no id is ever given twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from AccessControl import Unauthorized
+from AccessControl.class_init import InitializeClass
+from AccessControl.SecurityInfo import ClassSecurityInfo
+from AccessControl.SecurityManagement import getSecurityManager
+from Acquisition import aq_base
+from BTrees.Length import Length
+from Products.CMFCore.utils import getToolByName
+from zope.component import getUtility
+from zope.component.interfaces import IFactory
+
+from ..errors import PortalTypeError
+from ..permissions import AddPortalContent, View
+
+
+class ContentContainerMixin:
+    """Creates documents of the portal types its own type allows."""
+
+    security = ClassSecurityInfo()
+
+    def _nextId(self) -> str:
+        counter = getattr(aq_base(self), "_id_counter", None)
+        if counter is None:
+            counter = self._id_counter = Length()
+        while True:
+            counter.change(1)
+            candidate = str(counter())
+            if self._getOb(candidate, None) is None:
+                return candidate
+
+    @security.protected(View)
+    def getAllowedPortalTypeList(self) -> list[str]:
+        """Portal types this container accepts, from its type information."""
+        fti = self.getTypeInfo()
+        if fti is None:
+            return []
+        return list(fti.allowed_content_types)
+
+    @security.protected(AddPortalContent)
+    def newContent(self, portal_type: str | None = None, id: str | None = None, **properties: Any):
+        """Create a document, catalogue it and return it (acquisition-wrapped)."""
+        allowed = self.getAllowedPortalTypeList()
+        if portal_type is None:
+            if not allowed:
+                raise PortalTypeError(f"{self.getId()!r} accepts no portal type")
+            portal_type = allowed[0]
+        if portal_type not in allowed:
+            raise PortalTypeError(
+                f"{self.getId()!r} does not accept portal type {portal_type!r} "
+                f"(allowed: {', '.join(allowed) or 'none'})"
+            )
+        if not getSecurityManager().checkPermission(AddPortalContent, self):
+            raise Unauthorized(f"you may not add {portal_type!r} documents to {self.getId()!r}")
+        fti = getToolByName(self, "portal_types").getTypeInfo(portal_type)
+        if fti is None:
+            raise PortalTypeError(f"unknown portal type {portal_type!r}")
+        factory = getUtility(IFactory, fti.factory)
+        if id is None:
+            id = self._nextId()
+        else:
+            id = str(id)
+            self._checkId(id)
+        document = factory(id)
+        document._setPortalTypeName(portal_type)
+        document._setProperties(properties)
+        self._setObject(id, document)
+        return self._getOb(id)
+
+
+InitializeClass(ContentContainerMixin)
