@@ -52,7 +52,7 @@ class Settings:
         try:
             port = int(port_text)
         except ValueError:
-            raise ConfigurationError(f"WENDELIN_PORT is not a port number: {port_text!r}")
+            raise ConfigurationError(f"WENDELIN_PORT is not a port number: {port_text!r}") from None
         if not 0 <= port <= 65535:
             raise ConfigurationError(f"WENDELIN_PORT out of range: {port}")
         user = env.get("WENDELIN_ADMIN_USER", "zope").strip()
@@ -60,7 +60,9 @@ class Settings:
             raise ConfigurationError(f"WENDELIN_ADMIN_USER is not a valid user name: {user!r}")
         threads_text = env.get("WENDELIN_THREADS", "4")
         if not threads_text.isdigit() or int(threads_text) < 1:
-            raise ConfigurationError(f"WENDELIN_THREADS must be a positive integer: {threads_text!r}")
+            raise ConfigurationError(
+                f"WENDELIN_THREADS must be a positive integer: {threads_text!r}"
+            )
         return cls(
             host=env.get("WENDELIN_HOST", "127.0.0.1"),
             port=port,

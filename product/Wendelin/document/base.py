@@ -13,6 +13,7 @@ from AccessControl.SecurityInfo import ClassSecurityInfo
 from Acquisition import aq_base, aq_get, aq_inner
 from DateTime import DateTime
 from Products.CMFCore.PortalContent import PortalContent
+from ZPublisher import zpublish
 
 from ..errors import UnknownPropertyError
 from ..permissions import ModifyPortalContent, View
@@ -25,18 +26,24 @@ def relative_url(ob: Any) -> str:
     return "/".join(ob.getPhysicalPath()[prefix:])
 
 
-class CatalogToolByAcquisition:
-    """Find ``portal_catalog`` by acquisition, so indexing works outside a request.
+class ToolsByAcquisition:
+    """Find ``portal_catalog`` and ``portal_types`` by acquisition.
 
-    CMF looks the catalog up as a local utility, which is only visible once the
-    site hook is set; acquisition needs no hook.
+    CMF looks tools up as local utilities, which are only visible once the site
+    hook is set (in a request, not in scripts or threads); acquisition needs no hook,
+    so indexing and type checks work outside a request too.
     """
 
     def _getCatalogTool(self):
         return aq_get(self, "portal_catalog", None, 1)
 
+    def getTypeInfo(self):
+        """The type information of this object's portal type, or None."""
+        types_tool = aq_get(self, "portal_types", None, 1)
+        return None if types_tool is None else types_tool.getTypeInfo(self)
 
-class DocumentMixin(CatalogToolByAcquisition):
+
+class DocumentMixin(ToolsByAcquisition):
     """Properties and ERP5's common accessors, shared by leaf and folderish documents."""
 
     security = ClassSecurityInfo()
@@ -91,6 +98,7 @@ class DocumentMixin(CatalogToolByAcquisition):
             setattr(self, name, value)
 
     @security.protected(ModifyPortalContent)
+    @zpublish(False)
     def edit(self, REQUEST=None, **properties: Any) -> None:
         """Set several properties at once; an unknown one changes nothing."""
         self._setProperties(properties)
@@ -102,6 +110,7 @@ class DocumentMixin(CatalogToolByAcquisition):
         return self.title
 
     @security.protected(ModifyPortalContent)
+    @zpublish(False)
     def setTitle(self, value: str) -> None:
         self.edit(title=value)
 
@@ -110,6 +119,7 @@ class DocumentMixin(CatalogToolByAcquisition):
         return self.reference
 
     @security.protected(ModifyPortalContent)
+    @zpublish(False)
     def setReference(self, value: str) -> None:
         self.edit(reference=value)
 
@@ -118,6 +128,7 @@ class DocumentMixin(CatalogToolByAcquisition):
         return self.description
 
     @security.protected(ModifyPortalContent)
+    @zpublish(False)
     def setDescription(self, value: str) -> None:
         self.edit(description=value)
 

@@ -42,7 +42,7 @@ class WendelinCatalogTool(CatalogTool):
             try:
                 limit = int(limit)
             except (TypeError, ValueError):
-                raise CatalogQueryError(f"limit must be an integer, got {limit!r}")
+                raise CatalogQueryError(f"limit must be an integer, got {limit!r}") from None
             if limit < 0:
                 raise CatalogQueryError(f"limit must not be negative, got {limit}")
             query["sort_limit"] = limit

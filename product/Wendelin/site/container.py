@@ -7,6 +7,7 @@ BTree insert, one is retried, and no id is ever given twice.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from AccessControl import Unauthorized
@@ -16,10 +17,12 @@ from AccessControl.SecurityManagement import getSecurityManager
 from Acquisition import aq_base
 from BTrees.Length import Length
 from Products.CMFCore.utils import getToolByName
+from zExceptions import BadRequest
 from zope.component import getUtility
 from zope.component.interfaces import IFactory
+from ZPublisher import zpublish
 
-from ..errors import PortalTypeError
+from ..errors import PortalTypeError, WendelinError
 from ..permissions import AddPortalContent, View
 
 
@@ -47,6 +50,7 @@ class ContentContainerMixin:
         return list(fti.allowed_content_types)
 
     @security.protected(AddPortalContent)
+    @zpublish(False)
     def newContent(self, portal_type: str | None = None, id: str | None = None, **properties: Any):
         """Create a document, catalogue it and return it (acquisition-wrapped)."""
         allowed = self.getAllowedPortalTypeList()
@@ -75,6 +79,40 @@ class ContentContainerMixin:
         document._setProperties(properties)
         self._setObject(id, document)
         return self._getOb(id)
+
+    @security.protected(AddPortalContent)
+    @zpublish(methods="POST")
+    def newContentFromJSON(self, REQUEST):
+        """HTTP API: create a document from a JSON object body; answer 201 and its JSON.
+
+        Only ``application/json`` POSTs are accepted: browsers cannot send them
+        cross-site without a CORS preflight, which protects this endpoint from CSRF.
+        """
+        if not REQUEST.get_header("Content-Type", "").startswith("application/json"):
+            raise BadRequest("newContentFromJSON needs a POST with Content-Type: application/json")
+        try:
+            properties = json.loads(REQUEST.get("BODY") or b"{}")
+        except ValueError as exc:
+            raise BadRequest(f"body is not JSON: {exc}") from exc
+        if not isinstance(properties, dict):
+            raise BadRequest(f"body must be a JSON object, got {type(properties).__name__}")
+        try:
+            document = self.newContent(**properties)
+        except (WendelinError, TypeError) as exc:
+            raise BadRequest(str(exc)) from exc
+        response = REQUEST.RESPONSE
+        response.setStatus(201)
+        response.setHeader("Content-Type", "application/json")
+        response.setHeader("Location", document.absolute_url())
+        return json.dumps(
+            {
+                "id": document.getId(),
+                "url": document.absolute_url(),
+                "portal_type": document.getPortalType(),
+                "reference": document.getReference(),
+                "title": document.getTitle(),
+            }
+        )
 
 
 InitializeClass(ContentContainerMixin)

@@ -4,12 +4,12 @@ from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from Products.CMFCore.CMFBTreeFolder import CMFBTreeFolder
 
-from ..document.base import CatalogToolByAcquisition
+from ..document.base import ToolsByAcquisition
 from ..permissions import View
 from .container import ContentContainerMixin
 
 
-class DataModule(ContentContainerMixin, CatalogToolByAcquisition, CMFBTreeFolder):
+class DataModule(ContentContainerMixin, ToolsByAcquisition, CMFBTreeFolder):
     """A scalable folder that accepts only the portal types of its own type information."""
 
     meta_type = "Wendelin Module"

@@ -1,10 +1,16 @@
 """The portal object at ``/erp5``: a CMF site whose skins and tools everything acquires."""
 
+import threading
+from threading import get_ident
+
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from Products.CMFCore.PortalObject import PortalObjectBase
+from Products.CMFCore.Skinnable import SKINDATA, SkinnableObjectManager
 
 from ..permissions import View
+
+_skin_owner = threading.local()
 
 
 class WendelinSite(PortalObjectBase):
@@ -17,6 +23,37 @@ class WendelinSite(PortalObjectBase):
 
     #: Hash of the business templates last applied, so unchanged starts skip the upgrade.
     _business_template_digest = ""
+
+    def __getattr__(self, name: str):
+        """Skin lookup that also works outside a request (scripts, threads, notebooks).
+
+        CMF sets the thread's skin only while traversing a request; a thread that
+        opens its own connection gets the default skin of *its* portal here.
+        """
+        if name[:1] not in ("_", "@", "+") and not name.startswith("aq_"):
+            if SKINDATA.get(get_ident()) is None or getattr(_skin_owner, "jar", None) is not (
+                self._p_jar
+            ):
+                self._setupDefaultSkin()
+        return SkinnableObjectManager.__getattr__(self, name)
+
+    def _setupDefaultSkin(self) -> None:
+        self._p_activate()
+        skins = self.__dict__.get("portal_skins")
+        if skins is None:
+            return
+        skins = skins.__of__(self)
+        name = skins.getDefaultSkin()
+        skin = skins.getSkinByName(name)
+        if skin is not None:
+            SKINDATA[get_ident()] = (skin, name, {}, {})
+            _skin_owner.jar = self._p_jar
+
+    @security.public
+    def changeSkin(self, skinname, REQUEST=None):
+        """Change the thread's skin (CMF), remembering which connection it belongs to."""
+        PortalObjectBase.changeSkin(self, skinname, REQUEST)
+        _skin_owner.jar = self._p_jar
 
     @security.public
     def getPortalObject(self):

@@ -6,7 +6,8 @@
 ##title=Catalog brains of the module's documents, newest first
 path = '/'.join(context.getPhysicalPath())
 return context.portal_catalog(
-    path={'query': path, 'depth': 1},
+    path=path,
+    portal_type=context.getAllowedPortalTypeList(),
     sort_on='creation_date',
     sort_order='descending',
     limit=limit,

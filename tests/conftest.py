@@ -1,0 +1,94 @@
+"""Shared fixtures: an in-process Zope over a temporary instance, and its portal.
+
+Zope is configured once per test process from a temporary instance (never
+``instance/var``); each test gets the portal in a fresh connection, logged in as
+the administrator, and whatever it did not commit is aborted afterwards.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+ADMIN = "zope"
+ADMIN_PASSWORD = "admin-secret"
+
+
+@pytest.fixture(scope="session")
+def zope_settings(tmp_path_factory):
+    """Configure Zope in this process over a temporary instance with the site created."""
+    import Zope2
+    from Products.Wendelin.server import make_app, prepare_site, write_config
+    from Products.Wendelin.settings import Settings
+
+    home = tmp_path_factory.mktemp("instance")
+    settings = Settings.from_environ(
+        {"WENDELIN_INSTANCE": str(home), "WENDELIN_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    )
+    make_app(write_config(settings))
+    prepare_site(settings)
+    yield settings
+    Zope2.DB.close()
+
+
+class Login:
+    """Switch the security context of the current thread to a user of the portal or root."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, user_id: str) -> None:
+        from AccessControl.SecurityManagement import newSecurityManager
+
+        for folder in (self.app.erp5.acl_users, self.app.acl_users):
+            user = folder.getUserById(user_id)
+            if user is not None:
+                newSecurityManager(None, user.__of__(folder))
+                return
+        raise LookupError(f"no user {user_id!r}")
+
+
+@pytest.fixture
+def app(zope_settings):
+    import transaction
+    import Zope2
+    from AccessControl.SecurityManagement import noSecurityManager
+    from Testing.makerequest import makerequest
+    from zope.component.hooks import setSite
+
+    transaction.abort()
+    root = makerequest(Zope2.app())
+    Login(root)(ADMIN)
+    yield root
+    transaction.abort()
+    noSecurityManager()
+    setSite(None)
+    root._p_jar.close()
+
+
+@pytest.fixture
+def portal(app):
+    from zope.component.hooks import setSite
+
+    site = app.erp5
+    setSite(site)
+    return site
+
+
+@pytest.fixture
+def login(app):
+    return Login(app)
+
+
+@pytest.fixture
+def site_users(portal):
+    """Users of the portal, one per Wendelin role, plus one without any role."""
+    users = portal.acl_users
+    for name, roles in (
+        ("author", ["Author"]),
+        ("auditor", ["Auditor"]),
+        ("developer", ["Developer"]),
+        ("nobody", []),
+    ):
+        if users.getUserById(name) is None:
+            users._doAddUser(name, "pw-" + name, roles, [])
+    return users

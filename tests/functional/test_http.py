@@ -1,0 +1,106 @@
+"""The real WSGI server over HTTP: auth, front page, skins, the JSON API, persistence."""
+
+import json
+import stat
+
+import requests
+
+
+def test_anonymous_gets_401_everywhere_private(server):
+    for path in ("", "/data_stream_module", "/ERP5Site_getModuleInfoList"):
+        response = requests.get(server.url + path)
+        assert response.status_code == 401, path
+
+
+def test_wrong_password_is_401(server):
+    assert server.session(password="wrong").get(server.url).status_code == 401
+
+
+def test_front_page_lists_the_five_modules_with_counts(admin, server):
+    response = admin.get(server.url)
+    assert response.status_code == 200
+    for module_id in (
+        "data_stream_module", "data_array_module", "data_notebook_module",
+        "data_operation_module", "image_module",
+    ):
+        assert f'data-module="{module_id}"' in response.text
+
+
+def _create(admin, server, module, **properties):
+    response = admin.post(
+        f"{server.url}/{module}/newContentFromJSON",
+        data=json.dumps(properties),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_skin_script_over_http_runs_on_the_document(admin, server):
+    created = _create(admin, server, "data_stream_module", title="http", reference="http-size")
+    response = admin.get(created["url"] + "/DataStream_getSize")
+    # Zope answers a falsy result (size 0 of an empty stream) with 204 No Content.
+    assert response.status_code == 204
+    listing = admin.get(server.url + "/data_stream_module/ERP5Site_getModuleInfoList")
+    assert listing.status_code == 200 and "'data_stream_module'" in listing.text
+    view = admin.get(created["url"])
+    assert view.status_code == 200 and "http-size" in view.text
+
+
+def test_json_api_rejects_bad_input_and_form_posts(admin, server):
+    url = f"{server.url}/data_array_module/newContentFromJSON"
+    form = admin.post(url, data={"title": "csrf"})
+    assert form.status_code == 400
+    bad = admin.post(url, data="{oops", headers={"Content-Type": "application/json"})
+    assert bad.status_code == 400 and "not JSON" in bad.text
+    wrong_type = admin.post(
+        url, data=json.dumps({"portal_type": "Image"}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert wrong_type.status_code == 400 and "Image" in wrong_type.text
+    assert admin.get(url).status_code in (404, 405)
+
+
+def test_setters_are_not_published(admin, server):
+    created = _create(admin, server, "image_module", title="keep")
+    response = admin.get(created["url"] + "/setTitle?value=hacked")
+    assert response.status_code >= 400
+    assert _title(admin, created["url"]) == "keep"
+
+
+def _title(session, url):
+    html = session.get(url).text
+    return html.split("<h1>", 1)[1].split("</h1>", 1)[0]
+
+
+def test_zmi_works_for_managers(admin, server):
+    root = server.url.rsplit("/erp5", 1)[0]
+    assert admin.get(root + "/manage_main").status_code == 200
+    assert admin.get(server.url + "/manage_main").status_code == 200
+
+
+def test_generated_password_file_is_owner_only(make_server):
+    srv = make_server(WENDELIN_ADMIN_PASSWORD="", WENDELIN_ADMIN_USER="admin")
+    srv.start()
+    password_file = srv.home / "var" / "admin-password"
+    password = password_file.read_text().strip()
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    assert any(password in line for line in srv.output)
+    assert srv.session("admin", password).get(srv.url).status_code == 200
+    # A second start keeps the same password.
+    srv.restart()
+    assert password_file.read_text().strip() == password
+    assert srv.session("admin", password).get(srv.url).status_code == 200
+
+
+def test_data_survives_a_restart(make_server):
+    srv = make_server()
+    srv.start()
+    created = _create(srv.session(), srv, "data_notebook_module", title="kept", reference="r")
+    assert srv.stop() == 0
+    srv.start()
+    admin = srv.session()
+    assert _title(admin, f"{srv.url}/data_notebook_module/{created['id']}") == "kept"
+    front = admin.get(srv.url).text
+    count = front.split('data-module="data_notebook_module"', 1)[1].split('class="count">', 1)[1]
+    assert count.startswith("1<")
