@@ -7,28 +7,23 @@ what a setting means and a bad value fails early with the value in the message.
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from .bigdata.budget import parse_size as _parse_size
+from .bigdata.errors import BigDataError
 from .errors import ConfigurationError
 
 #: The repository root when the package is installed in editable mode.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
-
-
 def parse_size(text: str) -> int:
     """Parse ``"512MiB"``, ``"2G"`` or ``"1048576"`` into a number of bytes."""
-    match = _SIZE_RE.match(str(text))
-    if not match:
-        raise ConfigurationError(f"not a size: {text!r} (use e.g. 512MiB, 2GiB, 1048576)")
-    number, unit = match.groups()
-    prefix = (unit or "").upper().rstrip("B").rstrip("I")
-    return int(float(number) * _UNITS[prefix])
+    try:
+        return _parse_size(text)
+    except BigDataError as exc:
+        raise ConfigurationError(str(exc)) from None
 
 
 @dataclass(frozen=True)

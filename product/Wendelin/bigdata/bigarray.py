@@ -1,0 +1,309 @@
+"""ZBigArray: an n-dimensional numpy array stored in a ZBigFile, read through mapped views.
+
+``A[key]`` with a basic index returns a read-only ``numpy.ndarray`` over the mapped
+blob files of just the blocks the key touches along the major axis (axis 0 for C
+order, the last axis for Fortran order), so nothing is read until numpy touches it.
+Writes go block-row chunk by chunk within the memory budget.
+
+Views are snapshots: blocks committed before the view was made are mapped from
+their immutable blob files and never change under it. Blocks this transaction has
+already modified are mapped from their uncommitted files, so later writes to those
+same blocks in the same transaction may show through; take a new view after writing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from persistent import Persistent
+
+from .budget import check_copy, get_memory_budget
+from .bigfile import DEFAULT_BLKSIZE, ZBigFile
+from .errors import BigArrayError
+from .mapping import map_range
+
+
+def _check_shape(shape: Any) -> tuple[int, ...]:
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    try:
+        shape = tuple(int(n) for n in shape)
+    except (TypeError, ValueError):
+        raise BigArrayError(f"shape must be a tuple of integers, got {shape!r}") from None
+    if not shape:
+        raise BigArrayError("a ZBigArray needs at least one dimension, got shape ()")
+    if any(n < 0 for n in shape):
+        raise BigArrayError(f"shape must not have negative dimensions, got {shape!r}")
+    return shape
+
+
+def _check_dtype(dtype: Any) -> np.dtype:
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise BigArrayError(f"not a numpy dtype: {dtype!r}") from None
+    if dtype.hasobject:
+        raise BigArrayError(f"dtype {dtype} holds Python objects; only fixed-size dtypes are stored")
+    if dtype.itemsize == 0:
+        raise BigArrayError(f"dtype {dtype} has no size")
+    return dtype
+
+
+def _is_basic(component: Any) -> bool:
+    return component is None or isinstance(component, (slice, int, np.integer)) and not isinstance(
+        component, bool
+    )
+
+
+def _take_range(value: np.ndarray, axis: int, begin: int, end: int) -> np.ndarray:
+    """``value[begin:end]`` along ``axis``, as a view."""
+    return value[(slice(None),) * axis + (slice(begin, end),)]
+
+
+class ZBigArray(Persistent):
+    """A persistent array whose data lives in a :class:`ZBigFile`."""
+
+    def __init__(
+        self, shape: Any, dtype: Any, order: str = "C", blksize: int = DEFAULT_BLKSIZE
+    ) -> None:
+        if order not in ("C", "F"):
+            raise BigArrayError(f"order must be 'C' or 'F', got {order!r}")
+        self._shape = _check_shape(shape)
+        self._dtype = _check_dtype(dtype)
+        self._order = order
+        self._file = ZBigFile(blksize)
+        self._file.truncate(self.nbytes)
+
+    # -- numpy-like attributes ----------------------------------------------------------
+    shape = property(lambda self: self._shape)
+    dtype = property(lambda self: self._dtype)
+    order = property(lambda self: self._order)
+    ndim = property(lambda self: len(self._shape))
+    size = property(lambda self: math.prod(self._shape))
+    itemsize = property(lambda self: self._dtype.itemsize)
+    nbytes = property(lambda self: self.size * self._dtype.itemsize)
+    blksize = property(lambda self: self._file.blksize)
+
+    def __len__(self) -> int:
+        return self._shape[0]
+
+    @property
+    def _major(self) -> int:
+        return 0 if self._order == "C" else self.ndim - 1
+
+    @property
+    def _rowbytes(self) -> int:
+        """Bytes of one index along the major axis (contiguous in the file)."""
+        rest = self._shape[: self._major] + self._shape[self._major + 1 :]
+        return math.prod(rest) * self.itemsize
+
+    def _rows_shape(self, nrows: int) -> tuple[int, ...]:
+        shape = list(self._shape)
+        shape[self._major] = nrows
+        return tuple(shape)
+
+    def _view(self, row0: int, row1: int) -> np.ndarray:
+        """Read-only mapped ndarray of major-axis indices ``[row0, row1)``."""
+        nbytes = (row1 - row0) * self._rowbytes
+        buffer = map_range(self._file, row0 * self._rowbytes, nbytes)
+        return np.ndarray(self._rows_shape(row1 - row0), self._dtype, buffer, order=self._order)
+
+    # -- keys -----------------------------------------------------------------------------
+    def _expand(self, key: Any) -> tuple[list[Any], int] | None:
+        """The key with Ellipsis expanded, and the position of the major-axis component.
+
+        None when the key uses advanced indexing (arrays, lists, booleans).
+        """
+        if not isinstance(key, tuple):
+            key = (key,)
+        if not all(_is_basic(k) or k is Ellipsis for k in key):
+            return None
+        real = sum(1 for k in key if k is not None and k is not Ellipsis)
+        if real > self.ndim:
+            raise IndexError(
+                f"too many indices for array: array is {self.ndim}-dimensional, "
+                f"but {real} were indexed"
+            )
+        ellipses = sum(1 for k in key if k is Ellipsis)
+        if ellipses > 1:
+            raise IndexError("an index can only have a single ellipsis ('...')")
+        expanded: list[Any] = []
+        for k in key:
+            if k is Ellipsis:
+                expanded.extend([slice(None)] * (self.ndim - real))
+            else:
+                expanded.append(k)
+        if not ellipses:
+            expanded.extend([slice(None)] * (self.ndim - real))
+        positions = [i for i, k in enumerate(expanded) if k is not None]
+        return expanded, positions[self._major]
+
+    def _selected_rows(self, component: Any) -> np.ndarray:
+        n = self._shape[self._major]
+        if isinstance(component, slice):
+            return np.arange(*component.indices(n))
+        index = int(component)
+        if not -n <= index < n:
+            raise IndexError(
+                f"index {index} is out of bounds for axis {self._major} with size {n}"
+            )
+        return np.array([index % n])
+
+    # -- reading ----------------------------------------------------------------------------
+    def __getitem__(self, key: Any):
+        """A read-only numpy view of the selection, mapped lazily (basic indexing)."""
+        split = self._expand(key)
+        n = self._shape[self._major]
+        if split is None:  # advanced indexing: numpy copies the selection
+            result_shape = self._dummy()[key].shape
+            check_copy(
+                math.prod(result_shape) * self.itemsize, "advanced indexing", "use slices instead"
+            )
+            return self._view(0, n)[key]
+        expanded, pos = split
+        component = expanded[pos]
+        rows = self._selected_rows(component)
+        if len(rows) == 0:
+            lo = hi = 0
+        else:
+            lo, hi = int(rows.min()), int(rows.max()) + 1
+        if isinstance(component, slice):
+            start = int(rows[0]) - lo if len(rows) else 0
+            step = component.indices(n)[2]
+            stop = start + len(rows) * step
+            expanded[pos] = slice(start, stop if stop >= 0 else None, step)
+        else:
+            expanded[pos] = 0
+        return self._view(lo, hi)[tuple(expanded)]
+
+    def _dummy(self) -> np.ndarray:
+        """A zero-memory array of this shape, to let numpy validate keys and shapes."""
+        return np.lib.stride_tricks.as_strided(
+            np.zeros((), dtype=np.bool_), shape=self._shape, strides=(0,) * self.ndim
+        )
+
+    def _chunk_rows(self) -> int:
+        """Major-axis indices per write chunk: about a quarter of the budget, whole blocks."""
+        rowbytes = max(1, self._rowbytes)
+        target = max(self.blksize, min(get_memory_budget() // 4, 64 * 1024**2))
+        return max(1, target // rowbytes)
+
+    # -- writing ----------------------------------------------------------------------------
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """Assign with numpy's broadcasting rules, chunk by chunk along the major axis."""
+        split = self._expand(key)
+        if split is None:
+            self._setitem_copy(key, value)
+            return
+        expanded, pos = split
+        target_shape = self._dummy()[tuple(expanded)].shape  # validates the key
+        value = np.asarray(value)
+        if value.dtype.hasobject:
+            value = value.astype(self._dtype)
+        try:
+            value = np.broadcast_to(value, target_shape)
+        except ValueError:
+            raise BigArrayError(
+                f"could not broadcast value of shape {value.shape} into shape {target_shape}"
+            ) from None
+        component = expanded[pos]
+        rows = self._selected_rows(component)
+        if len(rows) == 0:
+            return
+        result_axis = None
+        if isinstance(component, slice):
+            result_axis = sum(1 for k in expanded[:pos] if not isinstance(k, (int, np.integer)))
+        whole_rows = (
+            isinstance(component, slice)
+            and component.indices(self._shape[self._major])[2] == 1
+            and all(isinstance(k, slice) and k == slice(None) for i, k in enumerate(expanded)
+                    if i != pos)
+        )
+        chunk = self._chunk_rows()
+        if whole_rows:
+            first = int(rows[0])
+            for begin in range(0, len(rows), chunk):
+                end = min(begin + chunk, len(rows))
+                part = _take_range(value, result_axis, begin, end)
+                part = np.require(part, dtype=self._dtype, requirements=self._order)
+                self._file.write((first + begin) * self._rowbytes, part)
+            return
+        for begin in range(0, len(rows), chunk):
+            selected = rows[begin : begin + chunk]
+            lo, hi = int(selected.min()), int(selected.max()) + 1
+            block = np.array(self._view(lo, hi), order=self._order)
+            subkey = list(expanded)
+            if result_axis is None:
+                subkey[pos] = int(selected[0]) - lo
+                part = value
+            else:
+                subkey[pos] = selected - lo
+                part = _take_range(value, result_axis, begin, begin + len(selected))
+            block[tuple(subkey)] = part
+            self._file.write(lo * self._rowbytes, np.require(block, requirements=self._order))
+
+    def _setitem_copy(self, key: Any, value: Any) -> None:
+        check_copy(self.nbytes, "assignment with advanced indexing", "assign through slices")
+        whole = np.array(self._view(0, self._shape[self._major]), order=self._order)
+        whole[key] = value
+        self._file.write(0, whole)
+
+    def resize(self, new_shape: Any) -> None:
+        """Change the length of the major axis (other dimensions are fixed)."""
+        new_shape = _check_shape(new_shape)
+        if len(new_shape) != self.ndim or any(
+            a != b for i, (a, b) in enumerate(zip(new_shape, self._shape, strict=True))
+            if i != self._major
+        ):
+            raise BigArrayError(
+                f"resize {self._shape} -> {new_shape}: only axis {self._major} "
+                f"(the major axis of a {self._order}-ordered array) may change"
+            )
+        self._file.truncate(math.prod(new_shape) * self.itemsize)
+        self._shape = new_shape
+
+    def append(self, values: Any) -> None:
+        """Append ``values`` along the major axis; costs time proportional to ``values``."""
+        values = np.asarray(values)
+        expected = self._rows_shape(values.shape[self._major] if values.ndim == self.ndim else 0)
+        rest = [n for i, n in enumerate(expected) if i != self._major]
+        got = [n for i, n in enumerate(values.shape) if i != self._major]
+        if values.ndim != self.ndim or rest != got:
+            raise BigArrayError(
+                f"cannot append values of shape {values.shape} to array of shape {self._shape}"
+            )
+        old = self._shape[self._major]
+        count = values.shape[self._major]
+        self.resize(self._rows_shape(old + count))
+        key = [slice(None)] * self.ndim
+        key[self._major] = slice(old, old + count)
+        self[tuple(key)] = values
+
+    # -- iteration --------------------------------------------------------------------------
+    def rows_per_block(self) -> int:
+        return max(1, self.blksize // max(1, self._rowbytes))
+
+    def iterblocks(self) -> Iterator[tuple[int, int, np.ndarray]]:
+        """``(start, stop, view)`` runs along the major axis, one storage block each."""
+        n, step = self._shape[self._major], self.rows_per_block()
+        for start in range(0, n, step):
+            stop = min(start + step, n)
+            yield start, stop, self._view(start, stop)
+
+    def to_dask(self):
+        """A dask array over this array, chunked along blocks."""
+        import dask.array as da
+
+        chunks = list(self._shape)
+        chunks[self._major] = self.rows_per_block()
+        name = f"zbigarray-{id(self)}-{self._p_serial.hex() if self._p_serial else 'new'}"
+        return da.from_array(self, chunks=tuple(chunks), name=name, asarray=False, fancy=False)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self[...], dtype=dtype)
+
+    def __repr__(self) -> str:
+        return f"<ZBigArray shape={self._shape} dtype={self._dtype} order={self._order}>"
