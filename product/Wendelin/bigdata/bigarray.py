@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from persistent import Persistent
 
-from .budget import check_copy, get_memory_budget
 from .bigfile import DEFAULT_BLKSIZE, ZBigFile
+from .budget import check_copy, get_memory_budget
 from .errors import BigArrayError
 from .mapping import map_range
 
@@ -109,7 +109,9 @@ class ZBigArray(Persistent):
         """Read-only mapped ndarray of major-axis indices ``[row0, row1)``."""
         nbytes = (row1 - row0) * self._rowbytes
         buffer = map_range(self._file, row0 * self._rowbytes, nbytes)
-        return np.ndarray(self._rows_shape(row1 - row0), self._dtype, buffer, order=self._order)
+        # frombuffer keeps the read-only flag for good: numpy refuses to make it writable.
+        flat = np.frombuffer(buffer, dtype=self._dtype)
+        return flat.reshape(self._rows_shape(row1 - row0), order=self._order)
 
     # -- keys -----------------------------------------------------------------------------
     def _expand(self, key: Any) -> tuple[list[Any], int] | None:
@@ -203,6 +205,8 @@ class ZBigArray(Persistent):
         value = np.asarray(value)
         if value.dtype.hasobject:
             value = value.astype(self._dtype)
+        while value.ndim > len(target_shape) and value.shape[0] == 1:
+            value = value[0]  # numpy drops leading length-1 dimensions of the value
         try:
             value = np.broadcast_to(value, target_shape)
         except ValueError:
@@ -240,7 +244,12 @@ class ZBigArray(Persistent):
                 subkey[pos] = int(selected[0]) - lo
                 part = value
             else:
-                subkey[pos] = selected - lo
+                # The rows of a slice are an arithmetic progression: keep a slice, so
+                # numpy's basic-indexing axis order holds (no advanced index).
+                first, last = int(selected[0]) - lo, int(selected[-1]) - lo
+                step = int(selected[1] - selected[0]) if len(selected) > 1 else 1
+                stop = last + (1 if step > 0 else -1)
+                subkey[pos] = slice(first, stop if stop >= 0 else None, step)
                 part = _take_range(value, result_axis, begin, begin + len(selected))
             block[tuple(subkey)] = part
             self._file.write(lo * self._rowbytes, np.require(block, requirements=self._order))
