@@ -46,7 +46,9 @@ def _check_dtype(dtype: Any) -> np.dtype:
     except TypeError:
         raise BigArrayError(f"not a numpy dtype: {dtype!r}") from None
     if dtype.hasobject:
-        raise BigArrayError(f"dtype {dtype} holds Python objects; only fixed-size dtypes are stored")
+        raise BigArrayError(
+            f"dtype {dtype} holds Python objects; only fixed-size dtypes are stored"
+        )
     if dtype.itemsize == 0:
         raise BigArrayError(f"dtype {dtype} has no size")
     return dtype

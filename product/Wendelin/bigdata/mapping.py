@@ -59,7 +59,9 @@ class _Region:
         )
         if address in (None, MAP_FAILED):
             errno = ctypes.get_errno()
-            raise BigDataError(f"cannot reserve {length} bytes of address space: {os.strerror(errno)}")
+            raise BigDataError(
+                f"cannot reserve {length} bytes of address space: {os.strerror(errno)}"
+            )
         self.address = address
 
     def map_file(self, offset: int, path: str, length: int) -> None:
