@@ -60,6 +60,13 @@ def _is_basic(component: Any) -> bool:
     )
 
 
+def _bounds(rows: range) -> tuple[int, int]:
+    """``[lo, hi)`` covering every index of ``rows``, without iterating it."""
+    if len(rows) == 0:
+        return 0, 0
+    return min(rows[0], rows[-1]), max(rows[0], rows[-1]) + 1
+
+
 def _take_range(value: np.ndarray, axis: int, begin: int, end: int) -> np.ndarray:
     """``value[begin:end]`` along ``axis``, as a view."""
     return value[(slice(None),) * axis + (slice(begin, end),)]
@@ -145,16 +152,17 @@ class ZBigArray(Persistent):
         positions = [i for i, k in enumerate(expanded) if k is not None]
         return expanded, positions[self._major]
 
-    def _selected_rows(self, component: Any) -> np.ndarray:
+    def _selected_rows(self, component: Any) -> range:
+        """Major-axis indices the key component selects, as a (lazy) range."""
         n = self._shape[self._major]
         if isinstance(component, slice):
-            return np.arange(*component.indices(n))
+            return range(*component.indices(n))
         index = int(component)
         if not -n <= index < n:
             raise IndexError(
                 f"index {index} is out of bounds for axis {self._major} with size {n}"
             )
-        return np.array([index % n])
+        return range(index % n, index % n + 1)
 
     # -- reading ----------------------------------------------------------------------------
     def __getitem__(self, key: Any):
@@ -170,10 +178,7 @@ class ZBigArray(Persistent):
         expanded, pos = split
         component = expanded[pos]
         rows = self._selected_rows(component)
-        if len(rows) == 0:
-            lo = hi = 0
-        else:
-            lo, hi = int(rows.min()), int(rows.max()) + 1
+        lo, hi = _bounds(rows)
         if isinstance(component, slice):
             start = int(rows[0]) - lo if len(rows) else 0
             step = component.indices(n)[2]
@@ -239,7 +244,7 @@ class ZBigArray(Persistent):
             return
         for begin in range(0, len(rows), chunk):
             selected = rows[begin : begin + chunk]
-            lo, hi = int(selected.min()), int(selected.max()) + 1
+            lo, hi = _bounds(selected)
             block = np.array(self._view(lo, hi), order=self._order)
             subkey = list(expanded)
             if result_axis is None:
@@ -249,7 +254,7 @@ class ZBigArray(Persistent):
                 # The rows of a slice are an arithmetic progression: keep a slice, so
                 # numpy's basic-indexing axis order holds (no advanced index).
                 first, last = int(selected[0]) - lo, int(selected[-1]) - lo
-                step = int(selected[1] - selected[0]) if len(selected) > 1 else 1
+                step = selected.step
                 stop = last + (1 if step > 0 else -1)
                 subkey[pos] = slice(first, stop if stop >= 0 else None, step)
                 part = _take_range(value, result_axis, begin, begin + len(selected))
