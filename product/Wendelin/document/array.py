@@ -1,17 +1,61 @@
-"""Data Array: an n-dimensional numpy-typed array stored out of core."""
+"""Data Array: an n-dimensional numpy-typed array stored out of core in a ZBigArray."""
 
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
+from ZPublisher import zpublish
 
+from ..bigdata import ZBigArray
+from ..permissions import ModifyPortalContent, View
 from .base import WendelinDocument
 
 
 class DataArray(WendelinDocument):
-    """A typed array such as one channel of a recording or its spectrum."""
+    """A typed array such as one channel of a recording or its spectrum (ERP5 API)."""
 
     meta_type = "Wendelin Data Array"
     portal_type = "Data Array"
     security = ClassSecurityInfo()
+    _array: ZBigArray | None = None
+
+    @security.protected(ModifyPortalContent)
+    @zpublish(False)
+    def initArray(self, shape: Any, dtype: Any) -> ZBigArray:
+        """Create (or replace) the stored array; returns it. Saved on commit."""
+        self._array = ZBigArray(shape, dtype)
+        return self._array
+
+    @security.protected(View)
+    def getArray(self) -> ZBigArray | None:
+        """The ZBigArray, or None before ``initArray``."""
+        return self._array
+
+    @security.protected(View)
+    def getArraySlice(self, start: int, end: int) -> np.ndarray:
+        """A read-only view of rows ``[start, end)``."""
+        return self._require()[start:end]
+
+    @security.protected(View)
+    def getArrayShape(self) -> tuple[int, ...] | None:
+        return None if self._array is None else self._array.shape
+
+    @security.protected(View)
+    def getArrayDtype(self) -> np.dtype | None:
+        return None if self._array is None else self._array.dtype
+
+    @security.protected(View)
+    def getSize(self) -> int:
+        """Size of the array data in bytes."""
+        return 0 if self._array is None else self._array.nbytes
+
+    def _require(self) -> ZBigArray:
+        if self._array is None:
+            raise ValueError(f"Data Array {self.getId()!r} has no array yet: call initArray()")
+        return self._array
 
 
 InitializeClass(DataArray)

@@ -1,19 +1,101 @@
-"""Data Stream: a very large append-only byte file (storage arrives with the out-of-core core)."""
+"""Data Stream: a very large append-only byte file, stored out of core in a ZBigFile."""
 
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
+from ZPublisher import zpublish
 
+from ..bigdata import BigFileReader, ZBigFile
+from ..bigdata.budget import check_copy
+from ..bigdata.errors import BigFileError
+from ..bigdata.mapping import map_range
+from ..permissions import ModifyPortalContent, View
 from .base import WendelinDocument
 
 
 class DataStream(WendelinDocument):
-    """A stream of bytes, such as an uploaded sound file or a sensor feed."""
+    """A stream of bytes, such as an uploaded sound file or a sensor feed (ERP5 API)."""
 
     meta_type = "Wendelin Data Stream"
     portal_type = "Data Stream"
     security = ClassSecurityInfo()
     property_types = {**WendelinDocument.property_types, "content_type": str}
     content_type = "application/octet-stream"
+    _file: ZBigFile | None = None
+
+    def _getFile(self, create: bool = False) -> ZBigFile | None:
+        if self._file is None and create:
+            self._file = ZBigFile()
+        return self._file
+
+    @security.protected(View)
+    def getSize(self) -> int:
+        """Size of the stream in bytes."""
+        bigfile = self._getFile()
+        return 0 if bigfile is None else bigfile.size
+
+    @security.protected(View)
+    def getData(self) -> bytes:
+        """The whole content; above the memory budget a clear error (use iterate/open)."""
+        size = self.getSize()
+        check_copy(size, f"getData() of Data Stream {self.getId()!r}",
+                   "use iterate(), readChunkList() or open() to read it piecewise")
+        return self._file.read(0, size) if size else b""
+
+    @security.protected(ModifyPortalContent)
+    @zpublish(False)
+    def appendData(self, data) -> int:
+        """Append ``data`` at the end; returns the new size."""
+        self._getFile(create=True).append(data)
+        return self.getSize()
+
+    @security.protected(ModifyPortalContent)
+    @zpublish(False)
+    def setData(self, data) -> None:
+        """Replace the whole content."""
+        bigfile = self._getFile(create=True)
+        bigfile.truncate(0)
+        if data:
+            bigfile.write(0, data)
+
+    @security.protected(View)
+    def iterate(
+        self, start: int = 0, end: int | None = None, chunk_size: int | None = None
+    ) -> Iterator[bytes]:
+        """Yield the bytes of ``[start, end)`` chunk by chunk."""
+        bigfile = self._getFile()
+        if bigfile is None:
+            return iter(())
+        return bigfile.iterate(start, end, chunk_size)
+
+    @security.protected(View)
+    def readChunkList(self, start: int = 0, end: int | None = None) -> list[bytes]:
+        """The chunks of ``[start, end)`` as a list (ERP5's ``readChunkList``)."""
+        end = self.getSize() if end is None else end
+        check_copy(max(0, end - start), "readChunkList()", "use iterate() instead")
+        return list(self.iterate(start, end))
+
+    @security.protected(View)
+    def open(self) -> BigFileReader:
+        """A seekable read-only binary file over the stream, read on demand."""
+        return BigFileReader(self._file if self._file is not None else ZBigFile())
+
+    @security.protected(View)
+    def getArrayView(self, dtype="uint8", offset: int = 0) -> np.ndarray:
+        """A lazily mapped read-only ndarray over the stream's bytes from ``offset``."""
+        dtype = np.dtype(dtype)
+        size = self.getSize()
+        if offset < 0 or offset > size:
+            raise BigFileError(f"offset {offset} is outside the stream of {size} bytes")
+        count = (size - offset) // dtype.itemsize
+        if count == 0:
+            return np.zeros(0, dtype)
+        view = map_range(self._file, offset, count * dtype.itemsize)
+        return np.frombuffer(view, dtype=dtype)
 
 
 InitializeClass(DataStream)
