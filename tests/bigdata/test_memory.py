@@ -36,7 +36,11 @@ SCRIPT = textwrap.dedent(
     path = sys.argv[1]
     budget = 32 * 1024 ** 2
     n = 4 * budget // 8
-    db = ZODB.DB(FileStorage(path + "/Data.fs", blob_dir=path + "/blobs"), cache_size_bytes=budget // 4)
+    def open_db():
+        storage = FileStorage(path + "/Data.fs", blob_dir=path + "/blobs")
+        return ZODB.DB(storage, cache_size_bytes=budget // 4)
+
+    db = open_db()
     connection = db.open()
     result = {}
     with memory_budget(budget):
@@ -53,7 +57,11 @@ SCRIPT = textwrap.dedent(
         connection.cacheMinimize()
         connection.close()
         db.close()
-        db = ZODB.DB(FileStorage(path + "/Data.fs", blob_dir=path + "/blobs"), cache_size_bytes=budget // 4)
+        def open_db():
+        storage = FileStorage(path + "/Data.fs", blob_dir=path + "/blobs")
+        return ZODB.DB(storage, cache_size_bytes=budget // 4)
+
+    db = open_db()
         connection = db.open()
         baseline = reset()
         array = connection.root()["array"]

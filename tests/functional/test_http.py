@@ -2,6 +2,7 @@
 
 import json
 import stat
+import time
 
 import requests
 
@@ -43,7 +44,7 @@ def test_skin_script_over_http_runs_on_the_document(admin, server):
     assert response.status_code == 204
     listing = admin.get(server.url + "/data_stream_module/ERP5Site_getModuleInfoList")
     assert listing.status_code == 200 and "'data_stream_module'" in listing.text
-    view = admin.get(created["url"])
+    view = admin.get(created["url"] + "/view")
     assert view.status_code == 200 and "http-size" in view.text
 
 
@@ -85,6 +86,9 @@ def test_generated_password_file_is_owner_only(make_server):
     password_file = srv.home / "var" / "admin-password"
     password = password_file.read_text().strip()
     assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    deadline = time.monotonic() + 10
+    while not any(password in line for line in srv.output) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert any(password in line for line in srv.output)
     assert srv.session("admin", password).get(srv.url).status_code == 200
     # A second start keeps the same password.

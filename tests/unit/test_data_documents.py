@@ -6,7 +6,6 @@ import wave
 import numpy as np
 import pytest
 import transaction
-
 from Products.Wendelin.bigdata import OutOfCoreError, memory_budget
 
 

@@ -212,6 +212,8 @@ class ZBigArray(Persistent):
         value = np.asarray(value)
         if value.dtype.hasobject:
             value = value.astype(self._dtype)
+        if not target_shape and value.ndim:
+            raise BigArrayError(f"cannot set one element from a sequence of shape {value.shape}")
         while value.ndim > len(target_shape) and value.shape[0] == 1:
             value = value[0]  # numpy drops leading length-1 dimensions of the value
         try:

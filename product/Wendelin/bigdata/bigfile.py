@@ -77,6 +77,34 @@ class ZBigFile(Persistent, BigFile):
             if length:
                 yield index, name, length
 
+    def segments(self, start: int, end: int) -> list[tuple[str | None, int, int]]:
+        """``(path, offset in file, length)`` pieces covering ``[start, end)``.
+
+        A path of None is a hole (zeros). The paths are blob files, so the pieces can
+        be read after the ZODB connection is closed, e.g. while a response is sent.
+        """
+        end = min(end, self._size)
+        if end <= start:
+            return []
+        blksize = self.blksize
+        files = {
+            index: (path, length)
+            for index, path, length in self.block_files(start // blksize, (end - 1) // blksize)
+        }
+        pieces = []
+        pos = start
+        while pos < end:
+            index, within = divmod(pos, blksize)
+            take = min(blksize - within, end - pos)
+            path, length = files.get(index, (None, 0))
+            stored = max(0, min(take, length - within)) if path else 0
+            if stored:
+                pieces.append((path, within, stored))
+            if take > stored:
+                pieces.append((None, 0, take - stored))
+            pos += take
+        return pieces
+
     def readinto(self, offset: int, buffer) -> None:
         """Fill ``buffer`` with the bytes at ``offset`` (zeros for holes and past the end)."""
         view = memoryview(buffer).cast("B")
@@ -170,3 +198,24 @@ class ZBigFile(Persistent, BigFile):
 
     def __repr__(self) -> str:
         return f"<ZBigFile size={self._size} blksize={self.blksize}>"
+
+
+def read_segments(
+    pieces: list[tuple[str | None, int, int]], chunk: int = 1 << 20
+) -> Iterator[bytes]:
+    """Yield the bytes of :meth:`ZBigFile.segments` pieces, without touching ZODB."""
+    for path, offset, length in pieces:
+        if path is None:
+            while length > 0:
+                take = min(chunk, length)
+                yield bytes(take)
+                length -= take
+            continue
+        with open(path, "rb") as stream:
+            stream.seek(offset)
+            while length > 0:
+                data = stream.read(min(chunk, length))
+                if not data:
+                    raise BigFileError(f"blob file {path} is shorter than expected")
+                yield data
+                length -= len(data)

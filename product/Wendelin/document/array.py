@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import itertools
 from typing import Any
 
 import numpy as np
@@ -10,8 +12,10 @@ from AccessControl.SecurityInfo import ClassSecurityInfo
 from ZPublisher import zpublish
 
 from ..bigdata import ZBigArray
+from ..bigdata.bigfile import read_segments
 from ..permissions import ModifyPortalContent, View
 from .base import WendelinDocument
+from .http import ChunkIterator
 
 
 class DataArray(WendelinDocument):
@@ -51,6 +55,28 @@ class DataArray(WendelinDocument):
     def getSize(self) -> int:
         """Size of the array data in bytes."""
         return 0 if self._array is None else self._array.nbytes
+
+    @security.protected(View)
+    def index_html(self, REQUEST, RESPONSE):
+        """GET streams the array as a ``.npy`` file, block by block."""
+        array = self._require()
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            header,
+            {
+                "descr": np.lib.format.dtype_to_descr(array.dtype),
+                "fortran_order": array.order == "F",
+                "shape": array.shape,
+            },
+        )
+        head = header.getvalue()
+        name = (self.getReference() or self.getId()).replace('"', "")
+        RESPONSE.setHeader("Content-Type", "application/octet-stream")
+        RESPONSE.setHeader("Content-Disposition", f'attachment; filename="{name}.npy"')
+        RESPONSE.setHeader("Content-Length", str(len(head) + array.nbytes))
+        body = read_segments(array._file.segments(0, array.nbytes))
+        chunks = itertools.chain([head], body)
+        return ChunkIterator(chunks, len(head) + array.nbytes)
 
     def _require(self) -> ZBigArray:
         if self._array is None:

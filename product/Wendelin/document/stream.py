@@ -10,11 +10,19 @@ from AccessControl.SecurityInfo import ClassSecurityInfo
 from ZPublisher import zpublish
 
 from ..bigdata import BigFileReader, ZBigFile
+from ..bigdata.bigfile import read_segments
 from ..bigdata.budget import check_copy
 from ..bigdata.errors import BigFileError
 from ..bigdata.mapping import map_range
 from ..permissions import ModifyPortalContent, View
 from .base import WendelinDocument
+from .http import (
+    ChunkIterator,
+    RangeNotSatisfiable,
+    copy_request_body,
+    parse_content_range,
+    parse_range,
+)
 
 
 class DataStream(WendelinDocument):
@@ -96,6 +104,60 @@ class DataStream(WendelinDocument):
             return np.zeros(0, dtype)
         view = map_range(self._file, offset, count * dtype.itemsize)
         return np.frombuffer(view, dtype=dtype)
+
+    # -- HTTP ------------------------------------------------------------------------------
+    @security.protected(View)
+    def index_html(self, REQUEST, RESPONSE):
+        """GET streams the bytes (``Range`` answers 206); HEAD gives the size."""
+        size = self.getSize()
+        RESPONSE.setHeader("Accept-Ranges", "bytes")
+        RESPONSE.setHeader("Content-Type", self.content_type or "application/octet-stream")
+        try:
+            selected = parse_range(REQUEST.get_header("Range"), size)
+        except RangeNotSatisfiable:
+            RESPONSE.setStatus(416)
+            RESPONSE.setHeader("Content-Range", f"bytes */{size}")
+            return b""
+        start, end = selected or (0, size)
+        if selected:
+            RESPONSE.setStatus(206)
+            RESPONSE.setHeader("Content-Range", f"bytes {start}-{end - 1}/{size}")
+        RESPONSE.setHeader("Content-Length", str(end - start))
+        if REQUEST.get("REQUEST_METHOD") == "HEAD" or end == start:
+            return b""
+        return ChunkIterator(read_segments(self._file.segments(start, end)), end - start)
+
+    @security.protected(View)
+    def HEAD(self, REQUEST, RESPONSE):
+        """The size and type, without the bytes."""
+        return self.index_html(REQUEST, RESPONSE)
+
+    @security.protected(ModifyPortalContent)
+    def PUT(self, REQUEST, RESPONSE):
+        """Replace the content, or append with ``Content-Range: bytes a-b/*`` (a = size)."""
+        content_range = REQUEST.get_header("Content-Range")
+        bigfile = self._getFile(create=True)
+        if content_range:
+            try:
+                start, end = parse_content_range(content_range)
+            except ValueError as exc:
+                RESPONSE.setStatus(400)
+                return str(exc)
+            if start != bigfile.size:
+                RESPONSE.setStatus(416)
+                RESPONSE.setHeader("Range", f"bytes=0-{bigfile.size - 1}")
+                return f"append must start at {bigfile.size}, not {start}"
+            written = copy_request_body(REQUEST, bigfile.append)
+            if written != end - start:
+                raise BigFileError(
+                    f"Content-Range announces {end - start} bytes, body has {written}"
+                )
+        else:
+            bigfile.truncate(0)
+            copy_request_body(REQUEST, bigfile.append)
+        self.reindexObject()
+        RESPONSE.setStatus(204)
+        return b""
 
 
 InitializeClass(DataStream)
