@@ -57,11 +57,7 @@ SCRIPT = textwrap.dedent(
         connection.cacheMinimize()
         connection.close()
         db.close()
-        def open_db():
-        storage = FileStorage(path + "/Data.fs", blob_dir=path + "/blobs")
-        return ZODB.DB(storage, cache_size_bytes=budget // 4)
-
-    db = open_db()
+        db = open_db()
         connection = db.open()
         baseline = reset()
         array = connection.root()["array"]

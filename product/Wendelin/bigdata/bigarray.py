@@ -209,11 +209,9 @@ class ZBigArray(Persistent):
             return
         expanded, pos = split
         target_shape = self._dummy()[tuple(expanded)].shape  # validates the key
-        value = np.asarray(value)
+        value = original = np.asarray(value)
         if value.dtype.hasobject:
             value = value.astype(self._dtype)
-        if not target_shape and value.ndim:
-            raise BigArrayError(f"cannot set one element from a sequence of shape {value.shape}")
         while value.ndim > len(target_shape) and value.shape[0] == 1:
             value = value[0]  # numpy drops leading length-1 dimensions of the value
         try:
@@ -251,7 +249,7 @@ class ZBigArray(Persistent):
             subkey = list(expanded)
             if result_axis is None:
                 subkey[pos] = int(selected[0]) - lo
-                part = value
+                part = original  # numpy decides what fits, exactly as for ndarrays
             else:
                 # The rows of a slice are an arithmetic progression: keep a slice, so
                 # numpy's basic-indexing axis order holds (no advanced index).
@@ -260,6 +258,8 @@ class ZBigArray(Persistent):
                 stop = last + (1 if step > 0 else -1)
                 subkey[pos] = slice(first, stop if stop >= 0 else None, step)
                 part = _take_range(value, result_axis, begin, begin + len(selected))
+            if key is Ellipsis or isinstance(key, tuple) and any(k is Ellipsis for k in key):
+                subkey.append(Ellipsis)  # keeps numpy's view (not element) assignment rules
             block[tuple(subkey)] = part
             self._file.write(lo * self._rowbytes, np.require(block, requirements=self._order))
 
