@@ -35,8 +35,21 @@ MODULE_IDS = (
     "image_module",
 )
 # Not copied when the checkout is no git work tree.
-IGNORED = (".git", ".venv", "bin", "parts", "eggs", "develop-eggs", "var", "*.egg-info",
-           "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", ".installed.cfg")
+IGNORED = (
+    ".git",
+    ".venv",
+    "bin",
+    "parts",
+    "eggs",
+    "develop-eggs",
+    "var",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    ".installed.cfg",
+)
 
 
 def _free_port() -> int:
@@ -47,8 +60,11 @@ def _free_port() -> int:
 
 def _env() -> dict[str, str]:
     """The environment of the deployer: no virtualenv or path of the test process leaks in."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")
+    }
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
@@ -64,10 +80,16 @@ def _eggs_directory() -> Path:
 def _copy_checkout(target: Path) -> None:
     """Copy the files of the checkout (tracked or not ignored), as a fresh clone would have."""
     try:
-        listed = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=REPO, check=True, capture_output=True,
-        ).stdout.decode().split("\0")
+        listed = (
+            subprocess.run(
+                ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                cwd=REPO,
+                check=True,
+                capture_output=True,
+            )
+            .stdout.decode()
+            .split("\0")
+        )
     except (OSError, subprocess.CalledProcessError):
         shutil.copytree(REPO, target, ignore=shutil.ignore_patterns(*IGNORED))
         return
@@ -91,7 +113,11 @@ class Deployment:
     def run(self, *args: str, timeout: float = 120) -> str:
         """Run a command in the buildout directory; return its output, failing on an error."""
         result = subprocess.run(
-            [str(a) for a in args], cwd=self.dir, env=_env(), capture_output=True, text=True,
+            [str(a) for a in args],
+            cwd=self.dir,
+            env=_env(),
+            capture_output=True,
+            text=True,
             timeout=timeout,
         )
         output = result.stdout + result.stderr
@@ -104,8 +130,12 @@ class Deployment:
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "wb") as stream:
             process = subprocess.Popen(
-                [str(self.dir / "bin" / name), *args], cwd=self.dir, env=_env(),
-                stdout=stream, stderr=subprocess.STDOUT, start_new_session=True,
+                [str(self.dir / "bin" / name), *args],
+                cwd=self.dir,
+                env=_env(),
+                stdout=stream,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         process.log = log  # type: ignore[attr-defined]
         self.processes.append(process)
@@ -177,20 +207,29 @@ def deployment(tmp_path_factory):
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=_env())
     subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-         f"zc.buildout=={version.group(1)}"],
-        check=True, env=_env(), timeout=600,
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            f"zc.buildout=={version.group(1)}",
+        ],
+        check=True,
+        env=_env(),
+        timeout=600,
     )
     deployment = Deployment(directory)
     eggs = _eggs_directory()
     eggs.mkdir(parents=True, exist_ok=True)
     deployment.run(
-        venv / "bin" / "buildout", "-N",
+        venv / "bin" / "buildout",
+        "-N",
         f"buildout:eggs-directory={eggs}",
         f"wendelin:admin={ADMIN[0]}:{ADMIN[1]}",
         f"instance:http-address=127.0.0.1:{deployment.http_port}",
         f"zeoclient:http-address=127.0.0.1:{deployment.client_port}",
-        f"zeo:address=127.0.0.1:{deployment.zeo_port}",
+        f"database:zeo-address=127.0.0.1:{deployment.zeo_port}",
         timeout=900,
     )
     try:
@@ -222,7 +261,7 @@ def _check_portal(url: str, title: str) -> str:
     assert created.status_code == 201, created.text
     document = created.json()
     assert (document["portal_type"], document["title"]) == ("Data Stream", title)
-    assert admin.get(document["url"], timeout=30).status_code == 200
+    assert admin.get(document["url"] + "/title_or_id", timeout=30).text == title
     return document["url"]
 
 
@@ -266,6 +305,7 @@ def test_embedded_instance_serves_the_wendelin_site(deployment):
     assert (deployment.dir / "var/filestorage/Data.fs").stat().st_size > 0
 
 
+BINARY = {"Content-Type": "application/octet-stream"}
 BLOB_SCRIPT = """
 import sys, transaction
 from ZODB.blob import Blob
@@ -292,20 +332,32 @@ def test_zeo_server_serves_several_clients(deployment):
         client = deployment.start("zeoclient", "console")
         url = f"http://127.0.0.1:{deployment.client_port}/erp5"
         deployment.wait_for_http(client, url)
-        _check_portal(url, "zeo-stream")
+        stream_url = _check_portal(url, "zeo-stream")
+        admin = _admin()
+        payload = bytes(range(256)) * 9000
+        stored = admin.put(stream_url, data=payload, headers=BINARY, timeout=60)
+        assert stored.status_code == 204, stored.text
 
         # Another client process commits a document and a blob while the first one serves;
-        # the serving client sees the document (ZEO invalidations) and the blob is stored
-        # by the server, the clients keeping only a cache (shared-blob off).
+        # the serving client sees the document (ZEO invalidations).
         script = deployment.dir / "var" / "test-blob.py"
         script.write_text(BLOB_SCRIPT)
         output = deployment.run(deployment.dir / "bin" / "zeoclient", "run", script)
         created = re.search(r"^CREATED (\S+) ClientStorage$", output, re.MULTILINE)
         assert created, output
-        view = _admin().get(f"{url}/data_array_module/{created.group(1)}", timeout=30)
-        assert view.status_code == 200, view.text
+        array_url = f"{url}/data_array_module/{created.group(1)}"
+        seen = admin.get(array_url + "/title_or_id", timeout=30)
+        assert (seen.status_code, seen.text) == (200, "from-another-zeo-client")
+
+        # Blobs live on the server, clients keep only a cache (shared-blob off): a client
+        # restarted with an empty cache reads the stream back from the server.
         assert list((deployment.dir / "var/blobstorage").rglob("*.blob"))
-        assert list((deployment.dir / "var/blobcache-zeoclient").rglob("*.blob"))
+        deployment.stop(client)
+        shutil.rmtree(deployment.dir / "var/blobcache-zeoclient")
+        client = deployment.start("zeoclient", "console")
+        deployment.wait_for_http(client, url)
+        assert admin.get(stream_url, timeout=60).content == payload
+        assert admin.get(array_url + "/title_or_id", timeout=30).text == "from-another-zeo-client"
     finally:
         if client is not None:
             deployment.stop(client)

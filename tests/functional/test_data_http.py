@@ -68,9 +68,9 @@ def test_auditor_cannot_put(server, admin, tmp_path):
 
 def test_data_array_downloads_as_npy(admin, server):
     url = _new(admin, server, "data_array_module", reference="http-array")
-    # Arrays are filled from Python (notebooks, scripts); over HTTP an empty one is 4xx/5xx.
+    # Arrays are filled from Python (notebooks, scripts); an empty one is not found.
     response = admin.get(url)
-    assert response.status_code >= 400
+    assert response.status_code == 404
     view = admin.get(url + "/view")
     assert view.status_code == 200 and "http-array" in view.text
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
+from zExceptions import NotFound
 from ZPublisher import zpublish
 
 from ..bigdata import ZBigArray
@@ -58,8 +59,10 @@ class DataArray(WendelinDocument):
 
     @security.protected(View)
     def index_html(self, REQUEST, RESPONSE):
-        """GET streams the array as a ``.npy`` file, block by block."""
-        array = self._require()
+        """GET streams the array as a ``.npy`` file, block by block (404 before initArray)."""
+        if self._array is None:
+            raise NotFound(f"Data Array {self.getId()!r} has no array yet")
+        array = self._array
         header = io.BytesIO()
         np.lib.format.write_array_header_1_0(
             header,
