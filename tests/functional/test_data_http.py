@@ -1,26 +1,14 @@
 """Data Stream and Data Array over HTTP: Range, HEAD, PUT replace and append, .npy."""
 
 import io
-import json
 
 import numpy as np
-
-
-def _new(admin, server, module, **properties):
-    response = admin.post(
-        f"{server.url}/{module}/newContentFromJSON",
-        data=json.dumps(properties),
-        headers={"Content-Type": "application/json"},
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["url"]
-
 
 BINARY = {"Content-Type": "application/octet-stream"}
 
 
 def test_put_get_range_head_and_append(admin, server):
-    url = _new(admin, server, "data_stream_module", reference="http-stream")
+    url = server.create("data_stream_module", admin, reference="http-stream")["url"]
     payload = bytes(range(256)) * 9000  # crosses a 2 MiB block boundary
     assert admin.put(url, data=payload, headers=BINARY).status_code == 204
     full = admin.get(url)
@@ -51,7 +39,7 @@ def test_put_get_range_head_and_append(admin, server):
 def test_anonymous_cannot_read_or_write(server, admin):
     import requests
 
-    url = _new(admin, server, "data_stream_module", reference="http-private")
+    url = server.create("data_stream_module", admin, reference="http-private")["url"]
     admin.put(url, data=b"secret", headers=BINARY)
     assert requests.get(url).status_code == 401
     assert requests.put(url, data=b"x").status_code == 401
@@ -59,7 +47,7 @@ def test_anonymous_cannot_read_or_write(server, admin):
 
 
 def test_auditor_cannot_put(server, admin, tmp_path):
-    url = _new(admin, server, "data_stream_module", reference="http-auditor")
+    url = server.create("data_stream_module", admin, reference="http-auditor")["url"]
     admin.put(url, data=b"kept", headers=BINARY)
     # Nobody but the admin exists on a fresh server; an unknown user is refused too.
     assert server.session("auditor", "nope").put(url, data=b"x").status_code == 401
@@ -67,7 +55,7 @@ def test_auditor_cannot_put(server, admin, tmp_path):
 
 
 def test_data_array_downloads_as_npy(admin, server):
-    url = _new(admin, server, "data_array_module", reference="http-array")
+    url = server.create("data_array_module", admin, reference="http-array")["url"]
     # Arrays are filled from Python (notebooks, scripts); an empty one is not found.
     response = admin.get(url)
     assert response.status_code == 404
@@ -95,7 +83,7 @@ def portal_with_array(make_server):
 
     srv = make_server()
     srv.start()
-    url = _new(srv.session(), srv, "data_array_module", reference="npy")
+    url = srv.create("data_array_module", srv.session(), reference="npy")["url"]
     document_id = url.rsplit("/", 1)[1]
     srv.stop()
     var = srv.home / "var"

@@ -27,18 +27,8 @@ def test_front_page_lists_the_five_modules_with_counts(admin, server):
         assert f'data-module="{module_id}"' in response.text
 
 
-def _create(admin, server, module, **properties):
-    response = admin.post(
-        f"{server.url}/{module}/newContentFromJSON",
-        data=json.dumps(properties),
-        headers={"Content-Type": "application/json"},
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 def test_skin_script_over_http_runs_on_the_document(admin, server):
-    created = _create(admin, server, "data_stream_module", title="http", reference="http-size")
+    created = server.create("data_stream_module", admin, title="http", reference="http-size")
     response = admin.get(created["url"] + "/DataStream_getSize")
     # Zope answers a falsy result (size 0 of an empty stream) with 204 No Content.
     assert response.status_code == 204
@@ -63,7 +53,7 @@ def test_json_api_rejects_bad_input_and_form_posts(admin, server):
 
 
 def test_setters_are_not_published(admin, server):
-    created = _create(admin, server, "image_module", title="keep")
+    created = server.create("image_module", admin, title="keep")
     response = admin.get(created["url"] + "/setTitle?value=hacked")
     assert response.status_code >= 400
     assert _title(admin, created["url"]) == "keep"
@@ -100,7 +90,7 @@ def test_generated_password_file_is_owner_only(make_server):
 def test_data_survives_a_restart(make_server):
     srv = make_server()
     srv.start()
-    created = _create(srv.session(), srv, "data_notebook_module", title="kept", reference="r")
+    created = srv.create("data_notebook_module", title="kept", reference="r")
     assert srv.stop() == 0
     srv.start()
     admin = srv.session()

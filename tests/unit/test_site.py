@@ -4,7 +4,7 @@ import transaction
 from Acquisition import aq_base
 from Products.CMFCore.interfaces import ICatalogTool, ISkinsTool, ITypesTool
 from Products.Wendelin.permissions import ROLE_MAP, ExecuteNotebookCode, View
-from Products.Wendelin.site.setup import MODULE_IDS, upgrade_site
+from Products.Wendelin.site.setup import upgrade_site
 from zope.component import getUtility
 
 DOCUMENT_TYPES = (
@@ -41,7 +41,7 @@ def test_five_modules_are_btree_folders_with_their_types(portal):
         "data_operation_module": "Data Operation",
         "image_module": "Image",
     }
-    assert [m.getId() for m in portal.getModuleList()] == list(MODULE_IDS)
+    assert [m.getId() for m in portal.getModuleList()] == list(expected)
     for module_id, portal_type in expected.items():
         module = portal[module_id]
         assert hasattr(aq_base(module), "_tree"), "modules must be BTree folders"

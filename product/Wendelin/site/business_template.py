@@ -114,9 +114,9 @@ def load_templates(root: Path | None = None) -> list[BusinessTemplate]:
     return [load_template(root / name) for name in names]
 
 
-def templates_digest(templates: list[BusinessTemplate]) -> str:
-    """A hash of everything the templates install, to know when to re-apply them."""
-    digest = hashlib.sha256()
+def templates_digest(templates: list[BusinessTemplate], code: bytes = b"") -> str:
+    """A hash of everything the templates install (and of the ``code`` applying them)."""
+    digest = hashlib.sha256(code)
     for template in templates:
         for path in sorted(template.path.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:

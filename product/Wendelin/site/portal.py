@@ -23,6 +23,8 @@ class WendelinSite(PortalObjectBase):
 
     #: Hash of the business templates last applied, so unchanged starts skip the upgrade.
     _business_template_digest = ""
+    #: Module ids in the order the applied business templates define them.
+    _module_ids: tuple[str, ...] = ()
 
     def __getattr__(self, name: str):
         """Skin lookup that also works outside a request (scripts, threads, notebooks).
@@ -72,9 +74,7 @@ class WendelinSite(PortalObjectBase):
     @security.protected(View)
     def getModuleList(self) -> list:
         """The modules of the portal, in the order the business templates define them."""
-        from .setup import MODULE_IDS
-
-        return [self._getOb(module_id) for module_id in MODULE_IDS if module_id in self]
+        return [self._getOb(module_id) for module_id in self._module_ids if module_id in self]
 
 
 InitializeClass(WendelinSite)

@@ -8,6 +8,7 @@ definitions (tools, roles, types, skins, indexes, modules) and never removes doc
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from Acquisition import aq_base
@@ -31,13 +32,6 @@ logger = logging.getLogger("Wendelin.setup")
 
 SITE_ID = "erp5"
 SKIN_NAME = "Wendelin"
-MODULE_IDS = (
-    "data_stream_module",
-    "data_array_module",
-    "data_notebook_module",
-    "data_operation_module",
-    "image_module",
-)
 
 
 def ensure_site(app: Any, site_id: str = SITE_ID) -> WendelinSite:
@@ -54,7 +48,8 @@ def ensure_site(app: Any, site_id: str = SITE_ID) -> WendelinSite:
 def upgrade_site(site: WendelinSite, force: bool = False) -> bool:
     """Re-apply the business templates; returns whether anything was applied."""
     templates = load_templates()
-    digest = templates_digest(templates)
+    # The applying code is hashed too: a changed setup re-applies on the next start.
+    digest = templates_digest(templates, Path(__file__).read_bytes())
     if not force and site._business_template_digest == digest:
         setSite(site)
         return False
@@ -64,6 +59,7 @@ def upgrade_site(site: WendelinSite, force: bool = False) -> bool:
     for template in templates:
         _apply_template(site, template)
     _setup_skin_selection(site, templates)
+    site._module_ids = tuple(module.id for t in templates for module in t.modules)
     site._business_template_digest = digest
     logger.info("applied business templates %s", ", ".join(t.name for t in templates))
     return True
