@@ -1,0 +1,1 @@
+"""The ERP5 Jupyter kernel: sends each cell to a Wendelin (or ERP5) server."""

@@ -1,0 +1,1 @@
+"""Notebook code execution on the server: namespace, persistence, rich display, endpoint."""
