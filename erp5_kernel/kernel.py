@@ -1,0 +1,185 @@
+"""The ERP5 wrapper kernel: each cell is posted to the server and runs there, next to the data.
+
+Failures (missing settings, 401, 403, unreachable server, TLS, 5xx) are shown as Jupyter
+``error`` outputs with a hint on what to change; the kernel itself never dies of them.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from ipykernel.kernelbase import Kernel
+
+from . import __version__
+from .client import (
+    AuthenticationFailed,
+    Connection,
+    Erp5Error,
+    ServerError,
+    TLSFailure,
+    Unreachable,
+)
+from .magics import ACTIONS, SETTERS, KernelSettings, split_magics
+from .protocol import Output, execute, outputs_from_reply, reference_exists
+
+#: What to change for each kind of failure, appended to its message.
+HINTS: dict[type[Erp5Error], str] = {
+    AuthenticationFailed: "Check %erp5_user and %erp5_password (or ERP5_USER/ERP5_PASSWORD).",
+    Unreachable: "Check %erp5_url (or ERP5_URL).",
+    TLSFailure: "To skip verification (unsafe): %erp5_verify_tls off; "
+    "to trust a CA: %erp5_verify_tls /path/to/ca.pem",
+}
+
+
+def stream(text: str, name: str = "stdout") -> Output:
+    """A stream output message."""
+    return Output("stream", {"name": name, "text": text if text.endswith("\n") else text + "\n"})
+
+
+def error_output(exc: Erp5Error) -> Output:
+    """An ``error`` output for a failure, its message followed by what to change."""
+    hint = HINTS.get(type(exc))
+    evalue = f"{exc} {hint}" if hint else str(exc)
+    return Output("error", {"ename": exc.ename, "evalue": evalue, "traceback": [
+        f"\x1b[0;31m{exc.ename}\x1b[0m: {evalue}"
+    ]})
+
+
+class Erp5Kernel(Kernel):
+    """A kernel whose cells run on a Wendelin/ERP5 server through Base_executeJupyter."""
+
+    implementation = "erp5_kernel"
+    implementation_version = __version__
+    language = "python"
+    language_version = ".".join(map(str, sys.version_info[:3]))
+    language_info = {
+        "name": "python",
+        "version": language_version,
+        "mimetype": "text/x-python",
+        "file_extension": ".py",
+        "codemirror_mode": {"name": "ipython", "version": 3},
+        "pygments_lexer": "ipython3",
+        "nbconvert_exporter": "python",
+    }
+    banner = "ERP5 kernel: cells run on the Wendelin/ERP5 server (magics: %erp5_info)"
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.settings = KernelSettings.from_environ()
+        #: Whether the notebook reference existed on the server at the last handshake.
+        self.reference_existed = False
+
+    async def do_execute(  # type: ignore[override]
+        self,
+        code: str,
+        silent: bool,
+        store_history: bool = True,
+        user_expressions: dict | None = None,
+        allow_stdin: bool = False,
+        *,
+        cell_meta: dict | None = None,
+        cell_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Run a cell on the server and publish its outputs as Jupyter messages."""
+        try:
+            outputs = self.run_cell(code, store_history)
+        except KeyboardInterrupt:
+            outputs = [Output("error", {
+                "ename": "KeyboardInterrupt",
+                "evalue": "stopped waiting for the server; the cell may still run there",
+                "traceback": ["KeyboardInterrupt: stopped waiting for the server"],
+            })]
+        failure = None
+        for output in outputs:
+            if output.msg_type == "error":
+                failure = output.content
+            if not silent:
+                self.send_response(self.iopub_socket, output.msg_type, output.content)
+        if failure is not None:
+            return {"status": "error", "execution_count": self.execution_count, **failure}
+        return {
+            "status": "ok",
+            "execution_count": self.execution_count,
+            "payload": [],
+            "user_expressions": {},
+        }
+
+    def run_cell(self, code: str, store_history: bool = True) -> list[Output]:
+        """Apply the cell's magics, send its code; return the outputs (errors included)."""
+        outputs: list[Output] = []
+        if self.settings.problems:
+            outputs += [stream(problem, "stderr") for problem in self.settings.problems]
+            self.settings.problems.clear()
+        magics, rest = split_magics(code)
+        try:
+            changed = False
+            for name, argument in magics:
+                if name in SETTERS:
+                    outputs.append(stream(self.settings.apply(name, argument)))
+                    changed = changed or name != "notebook_set_title"
+                elif name == "erp5_info":
+                    outputs.append(stream(self.settings.describe()))
+                else:
+                    assert name in ACTIONS
+                    outputs += self.my_notebooks()
+            if rest:
+                connection = self.connect()
+                reply = execute(
+                    connection, rest, self.settings.reference, self.settings.title, store_history
+                )
+                outputs += outputs_from_reply(reply, self.execution_count)
+            elif changed:
+                outputs.append(stream(self.announce()))
+        except Erp5Error as exc:
+            if isinstance(exc, AuthenticationFailed):
+                self.settings.connected = False
+            outputs.append(error_output(exc))
+        return outputs
+
+    def connect(self) -> Connection:
+        """Return the connection, doing ERP5's handshake first when settings changed.
+
+        As ERP5's kernel does: check whether the reference exists, then send a request
+        without code; code is only sent once that answered with status ok.
+        """
+        connection = self.settings.connection()
+        if not self.settings.connected:
+            reference = self.settings.reference
+            self.reference_existed = reference_exists(connection, reference or "")
+            reply = execute(connection, None, reference, self.settings.title)
+            if reply.get("status") != "ok":
+                raise ServerError(
+                    f"ERP5 at {connection.url} did not accept notebook {reference!r}: "
+                    f"{reply.get('ename')}: {reply.get('evalue')}"
+                )
+            self.settings.connected = True
+        return connection
+
+    def announce(self) -> str:
+        """After setting magics: connect when everything is set, else say what is missing."""
+        missing = self.settings.missing()
+        if missing:
+            return "Still needed before running code: " + ", ".join(missing)
+        connection = self.connect()
+        state = "existing" if self.reference_existed else "new"
+        return (
+            f"Connected to {connection.url} as {connection.user!r}; "
+            f"notebook {self.settings.reference!r} ({state})."
+        )
+
+    def my_notebooks(self) -> list[Output]:
+        """The ``%my_notebooks`` magic: the user's notebooks, as the server lists them."""
+        connection = self.settings.connection(need_reference=False)
+        reply = execute(connection, None, self.settings.reference, request_reference=True)
+        listing = reply.get("notebook_list")
+        if isinstance(listing, list):
+            if not listing:
+                return [stream("You have no notebooks on the server yet.")]
+            width = max(len(str(item.get("reference", ""))) for item in listing)
+            lines = [
+                f"{str(item.get('reference', '')):<{width}}  {item.get('title') or ''}".rstrip()
+                for item in listing
+            ]
+            return [stream("\n".join(lines))]
+        return [stream(str(reply.get("code_result") or "No notebooks."))]
