@@ -26,9 +26,9 @@ ROLE_MAP: dict[str, tuple[str, ...]] = {
     View: ("Manager", "Author", "Auditor", "Developer", "Owner"),
     AccessContentsInformation: ("Manager", "Author", "Auditor", "Developer", "Owner"),
     ListFolderContents: ("Manager", "Author", "Auditor", "Developer", "Owner"),
-    AddPortalContent: ("Manager", "Author"),
-    ModifyPortalContent: ("Manager", "Author", "Owner"),
-    DeleteObjects: ("Manager", "Author", "Owner"),
+    AddPortalContent: ("Manager", "Author", "Developer"),
+    ModifyPortalContent: ("Manager", "Author", "Developer", "Owner"),
+    DeleteObjects: ("Manager", "Author", "Developer", "Owner"),
     ExecuteNotebookCode: ("Manager", "Developer"),
     ManagePortal: ("Manager",),
 }

@@ -1,0 +1,149 @@
+"""The HTTP edge of notebook execution: ``Base_executeJupyter`` and ``Base_checkExistingReference``.
+
+Wire-compatible with ERP5's Jupyter kernel (form fields in, JSON out, see
+:mod:`.protocol`). Skin scripts of the same names are thin wrappers around these
+functions. Running code needs the permission "Wendelin: Execute Notebook Code" and
+HTTP authentication in the request itself (a browser's cookie session cannot be
+tricked by another site into running code: cross-site forms cannot set headers).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from AccessControl.SecurityManagement import getSecurityManager
+from zExceptions import BadRequest, Forbidden
+
+from ..permissions import ExecuteNotebookCode
+from . import session
+from .protocol import empty_reply, erp5_reply
+
+NOTEBOOK_TYPE = "Data Notebook"
+NOTEBOOK_MODULE = "data_notebook_module"
+
+
+def truthy(value: Any) -> bool:
+    """Form booleans as kernels send them: ``True``, ``true``, ``1``, ``on``..."""
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return bool(value)
+
+
+def require_code_permission(context: Any) -> None:
+    """403 with a clear message unless the user may run notebook code here."""
+    security = getSecurityManager()
+    if not security.checkPermission(ExecuteNotebookCode, context):
+        user = security.getUser().getId()
+        raise Forbidden(
+            f"User {user!r} may not execute notebook code: the permission "
+            f"{ExecuteNotebookCode!r} is given to Manager and Developer only."
+        )
+
+
+def require_header_auth(request: Any) -> None:
+    """Refuse state-changing calls authenticated only by a cookie (CSRF protection)."""
+    if not request.environ.get("HTTP_AUTHORIZATION"):
+        raise Forbidden(
+            "This call needs HTTP authentication in the request (an Authorization header)."
+        )
+
+
+def _catalog(context: Any) -> Any:
+    return context.getPortalObject().portal_catalog
+
+
+def find_notebook(context: Any, reference: str) -> Any | None:
+    """The notebook with this reference the user can see; 403 if only others' has it."""
+    catalog = _catalog(context)
+    brains = catalog(portal_type=NOTEBOOK_TYPE, reference=reference, limit=1)
+    if brains:
+        return brains[0].getObject()
+    if catalog.unrestrictedSearchResults(portal_type=NOTEBOOK_TYPE, reference=reference):
+        raise Forbidden(f"The notebook reference {reference!r} belongs to another user's notebook.")
+    return None
+
+
+def reference_exists(context: Any, reference: str) -> bool:
+    """Whether any notebook, visible to the user or not, has this reference."""
+    found = _catalog(context).unrestrictedSearchResults(
+        portal_type=NOTEBOOK_TYPE, reference=reference
+    )
+    return bool(found)
+
+
+def get_or_create_notebook(context: Any, reference: str, title: str | None = None) -> Any:
+    """Find the notebook by reference, creating it in the notebook module when absent."""
+    notebook = find_notebook(context, reference)
+    if notebook is None:
+        module = getattr(context.getPortalObject(), NOTEBOOK_MODULE)
+        notebook = module.newContent(
+            portal_type=NOTEBOOK_TYPE, reference=reference, title=title or reference
+        )
+    elif title and notebook.getTitle() != title:
+        notebook.edit(title=title)
+    return notebook
+
+
+def user_notebooks(context: Any) -> list[dict[str, str]]:
+    """Reference and title of the notebooks the current user created."""
+    user_id = getSecurityManager().getUser().getId()
+    brains = _catalog(context)(
+        portal_type=NOTEBOOK_TYPE,
+        Creator=user_id,
+        sort_on="modification_date",
+        sort_order="descending",
+    )
+    return [{"reference": b.reference, "title": b.title} for b in brains]
+
+
+def _json(request: Any, payload: dict[str, Any]) -> str:
+    request.RESPONSE.setHeader("Content-Type", "application/json; charset=utf-8")
+    return json.dumps(payload)
+
+
+def execute_jupyter(
+    context: Any,
+    python_expression: str | None = None,
+    reference: str | None = None,
+    title: str | None = None,
+    store_history: Any = None,
+    request_reference: Any = None,
+) -> str:
+    """Run one cell for ERP5's kernel; answer its JSON (user errors are ``status: error``)."""
+    request = context.REQUEST
+    if request.get("REQUEST_METHOD", "POST") != "POST":
+        raise BadRequest("Base_executeJupyter accepts POST requests only")
+    require_code_permission(context)
+    require_header_auth(request)
+    if truthy(request_reference):
+        notebooks = user_notebooks(context)
+        reply = empty_reply()
+        reply["code_result"] = "\n".join(f"{n['reference']}\t{n['title']}" for n in notebooks)
+        reply["notebook_list"] = notebooks
+        return _json(request, reply)
+    code = python_expression or ""
+    if not code.strip():
+        if reference:
+            get_or_create_notebook(context, reference, title)
+        return _json(request, empty_reply())
+    if not reference:
+        reply = empty_reply()
+        reply.update(
+            status="error",
+            ename="MissingReference",
+            evalue="No notebook reference: set one with %notebook_set_reference <reference>",
+            traceback=["MissingReference: no notebook reference was sent with the code"],
+        )
+        return _json(request, reply)
+    notebook = get_or_create_notebook(context, reference, title)
+    keep = True if store_history is None else truthy(store_history)
+    cell = session.execute(notebook, context, code, store_history=keep)
+    return _json(request, erp5_reply(cell))
+
+
+def check_existing_reference(context: Any, reference: str | None = None) -> str:
+    """Empty when no notebook has ``reference``; its reference otherwise (ERP5's contract)."""
+    if not reference:
+        raise BadRequest("Base_checkExistingReference needs a 'reference'")
+    return reference if reference_exists(context, reference) else ""

@@ -1,0 +1,132 @@
+"""Run one notebook cell in a namespace: capture its output, value, figures and errors.
+
+Zope-free: the endpoint gives the namespace (with ``context``) and handles transactions.
+Like IPython, the value of a final expression is displayed, and ``%matplotlib inline``
+is accepted (figures always come back inline). Tracebacks start at the user's code.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import linecache
+import threading
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import mpl_backend
+from .capture import Bundle, capturing
+from .display import bundle
+
+_cell_counter = itertools.count(1)
+_backend_lock = threading.Lock()
+
+#: Magics the server accepts (the kernel handles its own magics before sending code).
+ACCEPTED_MAGICS = ("%matplotlib",)
+
+
+class CellSyntaxError(SyntaxError):
+    """The cell uses a magic or shell escape the server does not run."""
+
+
+@dataclass
+class CellResult:
+    """Everything a cell produced; ``status`` is ``"ok"`` or ``"error"``."""
+
+    status: str = "ok"
+    stdout: str = ""
+    stderr: str = ""
+    result: Bundle | None = None
+    displays: list[Bundle] = field(default_factory=list)
+    ename: str = ""
+    evalue: str = ""
+    traceback: list[str] = field(default_factory=list)
+    tree: ast.Module | None = None
+    source: str = ""
+    error: BaseException | None = None
+
+
+def ensure_backend() -> None:
+    """Select Wendelin's matplotlib backend once, before any cell imports pyplot."""
+    import matplotlib
+
+    with _backend_lock:
+        if matplotlib.get_backend() != mpl_backend.NAME:
+            matplotlib.use(mpl_backend.NAME, force=True)
+
+
+def strip_magics(code: str) -> str:
+    """Blank out accepted line magics; refuse other magics and shell escapes clearly."""
+    lines = code.splitlines()
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if stripped.startswith("%"):
+            if not stripped.startswith(ACCEPTED_MAGICS):
+                name = stripped.split()[0]
+                raise CellSyntaxError(
+                    f"line {number}: magic {name!r} is not available on the server "
+                    f"(accepted: {', '.join(ACCEPTED_MAGICS)})"
+                )
+            lines[number - 1] = ""
+        elif stripped.startswith("!"):
+            raise CellSyntaxError(f"line {number}: shell commands ({stripped!r}) are not run")
+    return "\n".join(lines) + "\n"
+
+
+def _user_traceback(error: BaseException, filename: str) -> list[str]:
+    """Format ``error`` from the first frame of the cell on (server frames dropped)."""
+    if isinstance(error, SyntaxError) and not isinstance(error, CellSyntaxError):
+        return traceback.format_exception_only(type(error), error)
+    if isinstance(error, CellSyntaxError):
+        return [f"{type(error).__name__}: {error.msg}\n"]
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
+        tb = tb.tb_next
+    return traceback.format_exception(type(error), error, tb)
+
+
+def _register_source(filename: str, source: str) -> None:
+    """Let tracebacks and ``inspect`` show the cell's lines."""
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+
+
+def run_cell(code: str, namespace: dict[str, Any]) -> CellResult:
+    """Execute ``code`` in ``namespace``; never raises for errors of the user's code."""
+    ensure_backend()
+    filename = f"<cell-{next(_cell_counter)}>"
+    cell = CellResult()
+    with capturing() as capture:
+        try:
+            source = strip_magics(code)
+            cell.source = source
+            _register_source(filename, source)
+            tree = ast.parse(source, filename)
+            cell.tree = tree
+            last = None
+            if tree.body and isinstance(tree.body[-1], ast.Expr):
+                last = ast.Expression(tree.body.pop().value)
+            exec(compile(tree, filename, "exec"), namespace)
+            if last is not None:
+                value = eval(compile(last, filename, "eval"), namespace)
+                if value is not None:
+                    namespace["_"] = value
+                    cell.result = bundle(value)
+                    if any(value is figure for figure in mpl_backend.thread_figures()):
+                        mpl_backend.close_thread_figures()
+        except (Exception, SystemExit) as error:  # the user's error is the cell's result
+            cell.status = "error"
+            cell.error = error
+            cell.ename = type(error).__name__
+            cell.evalue = str(error)
+            cell.traceback = _user_traceback(error, filename)
+        finally:
+            try:
+                for figure in mpl_backend.thread_figures():
+                    capture.displays.append(bundle(figure))
+            finally:
+                mpl_backend.close_thread_figures()
+    cell.stdout = capture.stdout.getvalue()
+    cell.stderr = capture.stderr.getvalue()
+    cell.displays = capture.displays
+    return cell

@@ -1,0 +1,145 @@
+"""JSON API of the Data Notebook Module, used by Jupyter's contents manager.
+
+List, read, save, delete and rename notebooks by reference; the ``.ipynb`` content
+is nbformat 4. Domain errors become HTTP statuses here, at the edge: 400 for invalid
+content, 404 for an unknown reference, 409 for a taken one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from AccessControl import Unauthorized
+from AccessControl.SecurityManagement import getSecurityManager
+from zExceptions import BadRequest, NotFound
+
+from ..errors import WendelinError
+from ..permissions import DeleteObjects, ModifyPortalContent
+from .endpoint import NOTEBOOK_TYPE, find_notebook, reference_exists, require_header_auth
+from .ipynb import NotebookFormatError
+
+
+class ReferenceTakenError(WendelinError, ValueError):
+    """Another notebook already has this reference."""
+
+
+def _iso(date: Any) -> str:
+    return date.toZone("UTC").ISO8601() if date is not None else ""
+
+
+def notebook_info(notebook: Any) -> dict[str, str]:
+    """The list entry of one notebook."""
+    return {
+        "id": notebook.getId(),
+        "reference": notebook.getReference(),
+        "title": notebook.getTitle(),
+        "url": notebook.absolute_url(),
+        "creation_date": _iso(notebook.getCreationDate()),
+        "modification_date": _iso(notebook.getModificationDate()),
+    }
+
+
+def _answer(request: Any, payload: Any, status: int = 200) -> str:
+    response = request.RESPONSE
+    response.setStatus(status)
+    response.setHeader("Content-Type", "application/json; charset=utf-8")
+    return json.dumps(payload)
+
+
+def _require(notebook: Any | None, reference: str) -> Any:
+    if notebook is None:
+        raise NotFound(f"No notebook has the reference {reference!r}")
+    return notebook
+
+
+def _check_permission(permission: str, obj: Any) -> None:
+    """Method security is not applied to module code: check what the script would need."""
+    if not getSecurityManager().checkPermission(permission, obj):
+        raise Unauthorized(f"You may not {permission!r} on {obj.getId()!r}")
+
+
+def _check_reference(reference: Any) -> str:
+    if not isinstance(reference, str) or not reference.strip():
+        raise BadRequest(f"a notebook needs a non-empty text reference, got {reference!r}")
+    if "/" in reference:
+        raise BadRequest(f"a notebook reference cannot contain '/': {reference!r}")
+    return reference
+
+
+def list_notebooks(module: Any) -> str:
+    """``[{id, reference, title, url, creation_date, modification_date}]``."""
+    brains = module.getPortalObject().portal_catalog(portal_type=NOTEBOOK_TYPE, sort_on="reference")
+    entries = [notebook_info(brain.getObject()) for brain in brains]
+    return _answer(module.REQUEST, [entry for entry in entries if entry["reference"]])
+
+
+def get_notebook(module: Any, reference: str | None = None) -> str:
+    """One notebook's list entry and its ``ipynb`` content."""
+    reference = _check_reference(reference)
+    notebook = _require(find_notebook(module, reference), reference)
+    return _answer(module.REQUEST, {**notebook_info(notebook), "ipynb": notebook.getIpynb()})
+
+
+def save_notebook(module: Any) -> str:
+    """Create or update a notebook from a JSON body ``{reference, title?, ipynb}``."""
+    request = module.REQUEST
+    if request.get("REQUEST_METHOD") != "POST" or not request.get_header(
+        "Content-Type", ""
+    ).startswith("application/json"):
+        raise BadRequest("save a notebook with a POST of Content-Type: application/json")
+    try:
+        body = json.loads(request.get("BODY") or b"")
+    except ValueError as error:
+        raise BadRequest(f"body is not JSON: {error}") from None
+    if not isinstance(body, dict) or "ipynb" not in body:
+        raise BadRequest("body must be a JSON object with 'reference' and 'ipynb'")
+    reference = _check_reference(body.get("reference"))
+    title = body.get("title")
+    notebook = find_notebook(module, reference)
+    created = notebook is None
+    try:
+        if created:
+            notebook = module.newContent(
+                portal_type=NOTEBOOK_TYPE, reference=reference, title=title or reference
+            )
+        else:
+            _check_permission(ModifyPortalContent, notebook)
+            if title is not None and title != notebook.getTitle():
+                notebook.edit(title=title)
+        notebook.setIpynb(body["ipynb"])
+    except (NotebookFormatError, WendelinError) as error:
+        raise BadRequest(str(error)) from None
+    return _answer(request, notebook_info(notebook), 201 if created else 200)
+
+
+def delete_notebook(module: Any, reference: str | None = None) -> str:
+    """Delete the notebook with this reference (its lines and state go with it)."""
+    request = module.REQUEST
+    require_header_auth(request)
+    reference = _check_reference(reference)
+    notebook = _require(find_notebook(module, reference), reference)
+    _check_permission(DeleteObjects, notebook)
+    notebook.aq_parent.manage_delObjects([notebook.getId()])
+    request.RESPONSE.setStatus(204)
+    return ""
+
+
+def rename_notebook(
+    module: Any, reference: str | None = None, new_reference: str | None = None
+) -> str:
+    """Give a notebook a new reference (its Jupyter file name); 409 if taken."""
+    request = module.REQUEST
+    require_header_auth(request)
+    reference = _check_reference(reference)
+    new_reference = _check_reference(new_reference)
+    notebook = _require(find_notebook(module, reference), reference)
+    _check_permission(ModifyPortalContent, notebook)
+    if new_reference != reference and reference_exists(module, new_reference):
+        request.RESPONSE.setStatus(409)
+        request.RESPONSE.setHeader("Content-Type", "text/plain; charset=utf-8")
+        return f"The notebook reference {new_reference!r} is already taken"
+    notebook.edit(reference=new_reference)
+    if notebook.hasIpynb():
+        notebook.setIpynb(notebook.getIpynb())
+    return _answer(request, notebook_info(notebook))
