@@ -6,7 +6,6 @@ import base64
 import threading
 
 import pytest
-
 from Products.Wendelin.jupyter.execution import run_cell
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

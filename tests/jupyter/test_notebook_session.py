@@ -6,10 +6,9 @@ import json
 
 import pytest
 import transaction
-from zExceptions import Forbidden
-
 from Products.Wendelin.jupyter import session
 from Products.Wendelin.jupyter.endpoint import check_existing_reference, execute_jupyter
+from zExceptions import Forbidden
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import types
 
 from BTrees.OOBTree import OOBTree
 from persistent import Persistent
-
 from Products.Wendelin.jupyter.state import (
     cell_definitions,
     load_variables,
@@ -106,7 +105,9 @@ def test_unchanged_variables_are_not_rewritten_and_deleted_ones_removed():
 
 def test_injected_and_private_names_are_not_stored():
     store = OOBTree()
-    save_variables(store, {"context": object(), "_": 5, "__builtins__": {}, "v": 1}, {"context"}, [])
+    save_variables(
+        store, {"context": object(), "_": 5, "__builtins__": {}, "v": 1}, {"context"}, []
+    )
     assert list(store.keys()) == ["v"]
 
 

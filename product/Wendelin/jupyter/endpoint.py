@@ -43,7 +43,10 @@ def require_code_permission(context: Any) -> None:
 
 def require_header_auth(request: Any) -> None:
     """Refuse state-changing calls authenticated only by a cookie (CSRF protection)."""
-    if not request.environ.get("HTTP_AUTHORIZATION"):
+    # Zope moves the header out of ``environ``; ``_orig_env`` is the WSGI environ as sent,
+    # so a cookie login that fills in ``request._auth`` does not count as a header.
+    sent = getattr(request, "_orig_env", None) or request.environ
+    if not (sent.get("HTTP_AUTHORIZATION") or request.environ.get("HTTP_AUTHORIZATION")):
         raise Forbidden(
             "This call needs HTTP authentication in the request (an Authorization header)."
         )
