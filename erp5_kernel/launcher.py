@@ -191,3 +191,23 @@ def start_jupyter(
         preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
     )
     return JupyterProcess(process, token, host, runtime, log_path, _log_file=log_file)
+
+
+def start_for_site(
+    site_url: str, user: str, password: str, var: Path, port: int, timeout: float = 60
+) -> tuple[JupyterProcess | None, str]:
+    """Start Jupyter for ``wendelin run``; return it (None if it failed) and a banner line.
+
+    A Jupyter that does not start never stops the site: the line says why instead.
+    """
+    try:
+        jupyter = start_jupyter(site_url, user, password, var, port=port)
+    except OSError as exc:
+        return None, f"  jupyter:  not started: {exc}"
+    try:
+        url = jupyter.wait_ready(timeout)
+    except JupyterStartError as exc:
+        jupyter.stop()
+        return None, f"  jupyter:  not started: {str(exc).splitlines()[0]}"
+    os.environ["WENDELIN_JUPYTER_URL"] = jupyter.base_url
+    return jupyter, f"  jupyter:  {url}  (token stored in {Path(var) / TOKEN_FILE})"

@@ -102,9 +102,18 @@ def serve(settings: Settings) -> None:
     )
     url = f"http://{settings.host}:{server.effective_port}/erp5"
     stored = "" if settings.admin_password else f"  (stored in {settings.password_file})"
+    jupyter, jupyter_line = None, ""
+    if settings.jupyter:  # Jupyter as a child process, with the ERP5 kernel pointing here
+        from erp5_kernel.launcher import start_for_site
+
+        jupyter, jupyter_line = start_for_site(
+            url, settings.admin_user, password, settings.var, settings.jupyter_port
+        )
     print(f"Wendelin is ready at {url}", flush=True)
     print(f"  user:     {settings.admin_user}", flush=True)
     print(f"  password: {password}{stored}", flush=True)
+    if jupyter_line:
+        print(jupyter_line, flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     signal.signal(signal.SIGTERM, _stop)
     try:
@@ -113,6 +122,8 @@ def serve(settings: Settings) -> None:
         pass
     finally:
         server.close()
+        if jupyter is not None:
+            jupyter.stop()
         Zope2.DB.close()
         print("Wendelin stopped.", flush=True)
 

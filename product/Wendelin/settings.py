@@ -38,6 +38,10 @@ class Settings:
     var: Path
     memory_budget: int
     threads: int
+    #: Start Jupyter with ``wendelin run`` (WENDELIN_JUPYTER=0 turns it off).
+    jupyter: bool = True
+    #: Jupyter's port; 0 picks a free one (the default when WENDELIN_PORT is 0).
+    jupyter_port: int = 8888
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -58,6 +62,14 @@ class Settings:
             raise ConfigurationError(
                 f"WENDELIN_THREADS must be a positive integer: {threads_text!r}"
             )
+        jupyter_text = env.get("WENDELIN_JUPYTER", "1").strip().lower()
+        if jupyter_text not in ("0", "1", "no", "yes", "off", "on", "false", "true"):
+            raise ConfigurationError(f"WENDELIN_JUPYTER must be 0 or 1: {jupyter_text!r}")
+        jupyter_port_text = env.get("WENDELIN_JUPYTER_PORT") or ("0" if port == 0 else "8888")
+        if not jupyter_port_text.isdigit() or int(jupyter_port_text) > 65535:
+            raise ConfigurationError(
+                f"WENDELIN_JUPYTER_PORT is not a port number: {jupyter_port_text!r}"
+            )
         return cls(
             host=env.get("WENDELIN_HOST", "127.0.0.1"),
             port=port,
@@ -67,6 +79,8 @@ class Settings:
             var=Path(env.get("WENDELIN_VAR") or home / "var").resolve(),
             memory_budget=parse_size(env.get("WENDELIN_MEMORY_BUDGET", "512MiB")),
             threads=int(threads_text),
+            jupyter=jupyter_text in ("1", "yes", "on", "true"),
+            jupyter_port=int(jupyter_port_text),
         )
 
     @property
