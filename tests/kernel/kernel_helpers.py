@@ -1,0 +1,134 @@
+"""Helpers for the kernel tests: the functional tests' server, kernels, Jupyter, users."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from jupyter_client import KernelManager
+from jupyter_client.kernelspec import KernelSpecManager
+
+
+def _functional_conftest():
+    path = Path(__file__).resolve().parents[1] / "functional" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("wendelin_functional_server", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_functional = _functional_conftest()
+Server = _functional.Server
+PASSWORD: str = _functional.PASSWORD
+#: The kernel's and Jupyter's own settings, never inherited from the test's environment.
+KERNEL_ENV_KEYS = ("ERP5_URL", "ERP5_USER", "ERP5_PASSWORD", "ERP5_VERIFY_TLS", "JPY_SESSION_NAME")
+
+
+@dataclass
+class Jupyter:
+    """The Jupyter a site started: its base URL and token, and an authenticated session."""
+
+    base_url: str
+    token: str
+    runtime_dir: Path
+
+    def session(self) -> requests.Session:
+        session = requests.Session()
+        session.headers["Authorization"] = f"token {self.token}"
+        return session
+
+
+def jupyter_of(server: Any, timeout: float = 30) -> Jupyter:
+    """Wait for the ``jupyter:`` line of the server's banner and parse it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in list(server.output):
+            found = re.match(r"\s+jupyter:\s+(http://\S+/)tree\?token=(\w+)", line)
+            if found:
+                runtime = Path(server.home) / "var" / "jupyter" / "runtime"
+                return Jupyter(found.group(1), found.group(2), runtime)
+        time.sleep(0.1)
+    raise AssertionError("no jupyter line in the banner:\n" + "".join(server.output))
+
+
+def add_user(server: Any, name: str, roles: list[str]) -> tuple[str, str]:
+    """Create a portal user through its user folder; return its credentials."""
+    response = server.session().post(
+        f"{server.url}/acl_users/manage_users",
+        data={
+            "submit": "Add",
+            "name": name,
+            "password": "pw-" + name,
+            "confirm": "pw-" + name,
+            "roles:list": roles,
+        },
+    )
+    assert response.status_code == 200, response.text
+    return name, "pw-" + name
+
+
+@dataclass
+class Cell:
+    """What one execution produced: the reply's content and the output messages."""
+
+    reply: dict[str, Any]
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return self.reply["status"]
+
+    def of(self, msg_type: str) -> list[dict[str, Any]]:
+        return [m["content"] for m in self.outputs if m["msg_type"] == msg_type]
+
+    def stream(self, name: str = "stdout") -> str:
+        return "".join(c["text"] for c in self.of("stream") if c["name"] == name)
+
+    @property
+    def result(self) -> str | None:
+        results = self.of("execute_result")
+        return results[-1]["data"]["text/plain"] if results else None
+
+    @property
+    def error(self) -> dict[str, Any]:
+        errors = self.of("error")
+        assert len(errors) == 1, self.outputs
+        return errors[0]
+
+
+class Kernel:
+    """A running ERP5 kernel and a blocking client to it."""
+
+    def __init__(self, kernel_dirs: list[str], env: dict[str, str]):
+        base = {k: v for k, v in os.environ.items() if k not in KERNEL_ENV_KEYS}
+        self.manager = KernelManager(
+            kernel_name="erp5", kernel_spec_manager=KernelSpecManager(kernel_dirs=kernel_dirs)
+        )
+        self.manager.start_kernel(env={**base, **env})
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+
+    def run(self, code: str, timeout: float = 90) -> Cell:
+        cell = Cell({})
+        kinds = {"stream", "display_data", "execute_result", "error"}
+
+        def keep(msg: dict[str, Any]) -> None:
+            if msg["msg_type"] in kinds:
+                cell.outputs.append(msg)
+
+        cell.reply = self.client.execute_interactive(code, output_hook=keep, timeout=timeout)[
+            "content"
+        ]
+        return cell
+
+    def shutdown(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
