@@ -13,6 +13,7 @@ from Products.Wendelin.bigdata import (
     BigFileReader,
     OutOfCoreError,
     ZBigFile,
+    bigfile,
     mapping,
     memory_budget,
 )
@@ -95,19 +96,56 @@ class BigFileConformance:
         finally:
             connection.close()
 
+    def test_committed_blocks_are_copied_on_write(self, root, database):
+        f = self.make(root)
+        f.append(b"a" * (3 * self.blksize + 10))
+        transaction.commit()
+        f.write(self.blksize + 5, b"bb")
+        f.append(b"c")
+        f.truncate(2 * self.blksize + 1)
+        assert f.read(self.blksize, 8) == b"aaaaabba"
+        transaction.abort()
+        assert f.read(0, f.size) == b"a" * (3 * self.blksize + 10)
+        f.write(self.blksize + 5, b"bb")
+        transaction.commit()
+        database.restart()
+        connection = database.db.open()
+        try:
+            again = connection.root()["file"]
+            assert again.read(self.blksize, 8) == b"aaaaabba"
+            assert again.size == 3 * self.blksize + 10
+        finally:
+            connection.close()
+
     @settings(max_examples=40, deadline=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture,
                                      HealthCheck.differing_executors])
     @given(ops=st.lists(st.tuples(
-        st.sampled_from(["write", "append", "truncate"]),
+        st.sampled_from(
+            ["write", "append", "truncate", "commit", "savepoint", "rollback", "abort"]
+        ),
         st.integers(0, 5000),
         st.binary(max_size=3000),
     ), max_size=12))
     def test_matches_a_bytearray_model(self, root, ops):
+        """Writes within and across transactions (copy on write of committed extents,
+        in-place writes of uncommitted ones, savepoints, aborts) match a bytearray."""
         f = self.make(root)
-        model = bytearray()
+        transaction.commit()
+        model, committed, savepoint = bytearray(), b"", None
         for op, offset, data in ops:
-            if op == "write":
+            if op == "commit":
+                transaction.commit()
+                committed, savepoint = bytes(model), None
+            elif op == "savepoint":
+                savepoint = (transaction.savepoint(), bytes(model))
+            elif op == "rollback" and savepoint is not None:
+                savepoint[0].rollback()
+                model = bytearray(savepoint[1])
+            elif op == "abort":
+                transaction.abort()
+                model, savepoint = bytearray(committed), None
+            elif op == "write":
                 f.write(offset, data)
                 if offset > len(model):
                     model.extend(bytes(offset - len(model)))
@@ -125,6 +163,19 @@ class BigFileConformance:
 
 
 class TestZBigFile(BigFileConformance):
+    def make(self, root):
+        f = ZBigFile(self.blksize)
+        root["file"] = f
+        return f
+
+
+class TestZBigFileSmallExtents(BigFileConformance):
+    """Extents of three blocks, so runs of blocks are split over several blob files."""
+
+    @pytest.fixture(autouse=True)
+    def small_extents(self, monkeypatch):
+        monkeypatch.setattr(bigfile, "MAX_EXTENT", 3 * self.blksize)
+
     def make(self, root):
         f = ZBigFile(self.blksize)
         root["file"] = f

@@ -1,13 +1,21 @@
-"""ZBigFile: a persistent growable byte file whose fixed-size blocks are ZODB blobs.
+"""ZBigFile: a persistent growable byte file whose fixed-size blocks live in ZODB blobs.
 
 Each block's bytes live in a blob file on disk, never in the pickle, so writing a file
 larger than RAM in one transaction only costs disk, and reading maps or streams the
-blob files. Block objects are ghosted after use to keep the ZODB cache small.
+blob files.
+
+Blocks written together in one transaction share one blob file (an *extent* of up to
+:data:`MAX_EXTENT` bytes): block ``i`` is stored at ``slot * blksize`` of its extent's
+file. Fewer, larger files make writes, commits and mappings cheap (one file creation,
+one rename and one ``mmap`` per extent instead of per block). A later transaction that
+changes part of a committed extent writes new blobs for just the blocks it touches
+(copy on write); committed blob files are never modified, so mapped views stay valid.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 
 import numpy as np
@@ -20,7 +28,8 @@ from .budget import check_copy
 from .errors import BigFileError
 
 DEFAULT_BLKSIZE = 2 * 1024**2
-
+#: Largest blob file written for consecutive blocks of one transaction (an extent).
+MAX_EXTENT = 64 * 1024**2
 
 def as_bytes_view(data) -> memoryview:
     """A flat byte view of any buffer (bytes, memoryview, contiguous or not ndarray)."""
@@ -45,8 +54,69 @@ def _check_offset(name: str, value: int) -> int:
     return int(value)
 
 
+def _unpack(entry: Blob | tuple[Blob, int]) -> tuple[Blob, int]:
+    """``(blob, slot)`` of a block entry; a bare blob (a single-block file) is slot 0."""
+    return (entry, 0) if isinstance(entry, Blob) else entry
+
+
+def _uncommitted_path(blob: Blob) -> str | None:
+    """The working file of a blob this transaction wrote (writable in place), else None.
+
+    Committed and savepoint files are immutable; only this file may change in place.
+    Reading ``_p_`` attributes never unghosts, and a ghost is never uncommitted.
+    """
+    return blob._p_blob_uncommitted
+
+
+def _blob_file(blob: Blob) -> tuple[str, int]:
+    """``(path, length)`` of the file holding a blob's current bytes."""
+    with blob.open("r") as stream:
+        name = stream.name
+        length = os.fstat(stream.fileno()).st_size
+    blob._p_deactivate()
+    return name, length
+
+
+def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
+    while len(view):
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
+
+
+def _pread_into(fd: int, view: memoryview, offset: int) -> int:
+    """Fill ``view`` from ``offset``; return how many bytes the file had."""
+    got = 0
+    while got < len(view):
+        n = os.preadv(fd, [view[got:]], offset + got)
+        if n == 0:
+            break
+        got += n
+    return got
+
+
+class _Files:
+    """File descriptors opened during one call, closed at its end."""
+
+    def __init__(self, flags: int) -> None:
+        self.flags = flags
+        self.fds: dict[str, int] = {}
+
+    def __call__(self, path: str) -> int:
+        fd = self.fds.get(path)
+        if fd is None:
+            fd = self.fds[path] = os.open(path, self.flags)
+        return fd
+
+    def __enter__(self) -> _Files:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+
+
 class ZBigFile(Persistent, BigFile):
-    """A byte file of ``blksize`` blocks kept in an ``IOBTree`` of blobs."""
+    """A byte file of ``blksize`` blocks kept in an ``IOBTree`` of blob extents."""
 
     def __init__(self, blksize: int = DEFAULT_BLKSIZE) -> None:
         if isinstance(blksize, bool) or not isinstance(blksize, int) or blksize <= 0:
@@ -63,19 +133,27 @@ class ZBigFile(Persistent, BigFile):
         return self._size
 
     # -- blocks ---------------------------------------------------------------------
-    def block_files(self, first: int, last: int) -> Iterator[tuple[int, str, int]]:
-        """``(index, path, length)`` of the stored blocks in ``[first, last]``.
+    def _extent_blocks(self) -> int:
+        return max(1, MAX_EXTENT // self.blksize)
+
+    def block_files(self, first: int, last: int) -> Iterator[tuple[int, str, int, int]]:
+        """``(index, path, offset in file, length)`` of the stored blocks in ``[first, last]``.
 
         The path is the blob's committed file, or its uncommitted file when this
-        transaction changed the block; committed blob files are never modified.
+        transaction wrote the block; committed blob files are never modified. Each
+        extent's file is looked up once.
         """
-        for index, blob in self._blocks.items(first, last):
-            with blob.open("r") as stream:
-                name = stream.name
-                length = os.fstat(stream.fileno()).st_size
-            blob._p_deactivate()
-            if length:
-                yield index, name, length
+        blksize = self.blksize
+        files: dict[int, tuple[Blob, str, int]] = {}
+        for index, entry in self._blocks.items(first, last):
+            blob, slot = _unpack(entry)
+            known = files.get(id(blob))
+            if known is None:
+                known = files[id(blob)] = (blob, *_blob_file(blob))
+            _, path, file_length = known
+            length = min(blksize, file_length - slot * blksize)
+            if length > 0:
+                yield index, path, slot * blksize, length
 
     def segments(self, start: int, end: int) -> list[tuple[str | None, int, int]]:
         """``(path, offset in file, length)`` pieces covering ``[start, end)``.
@@ -88,18 +166,24 @@ class ZBigFile(Persistent, BigFile):
             return []
         blksize = self.blksize
         files = {
-            index: (path, length)
-            for index, path, length in self.block_files(start // blksize, (end - 1) // blksize)
+            index: (path, offset, length)
+            for index, path, offset, length in self.block_files(
+                start // blksize, (end - 1) // blksize
+            )
         }
-        pieces = []
+        pieces: list[tuple[str | None, int, int]] = []
         pos = start
         while pos < end:
             index, within = divmod(pos, blksize)
             take = min(blksize - within, end - pos)
-            path, length = files.get(index, (None, 0))
+            path, offset, length = files.get(index, (None, 0, 0))
             stored = max(0, min(take, length - within)) if path else 0
             if stored:
-                pieces.append((path, within, stored))
+                last = pieces[-1] if pieces else None
+                if last and last[0] == path and last[1] + last[2] == offset + within:
+                    pieces[-1] = (path, last[1], last[2] + stored)  # contiguous in one extent
+                else:
+                    pieces.append((path, offset + within, stored))
             if take > stored:
                 pieces.append((None, 0, take - stored))
             pos += take
@@ -108,21 +192,106 @@ class ZBigFile(Persistent, BigFile):
     def readinto(self, offset: int, buffer) -> None:
         """Fill ``buffer`` with the bytes at ``offset`` (zeros for holes and past the end)."""
         view = memoryview(buffer).cast("B")
-        pos, blksize = 0, self.blksize
-        while pos < len(view):
-            index, within = divmod(offset + pos, blksize)
-            take = min(blksize - within, len(view) - pos)
-            piece = view[pos : pos + take]
-            blob = self._blocks.get(index)
-            got = 0
-            if blob is not None:
-                with blob.open("r") as stream:
-                    stream.seek(within)
-                    got = stream.readinto(piece) or 0
-                blob._p_deactivate()
-            if got < take:
-                piece[got:] = bytes(take - got)
-            pos += take
+        if not len(view):
+            return
+        pos = 0
+        with _Files(os.O_RDONLY) as files:
+            for path, file_offset, length in self.segments(offset, offset + len(view)):
+                piece = view[pos : pos + length]
+                got = _pread_into(files(path), piece, file_offset) if path else 0
+                if got < length:
+                    piece[got:] = bytes(length - got)
+                pos += length
+        if pos < len(view):
+            view[pos:] = bytes(len(view) - pos)
+
+    # -- writing ----------------------------------------------------------------------
+    def _temporary_directory(self) -> str:
+        """Where new blob files are written: the storage's, so commit renames them."""
+        jar = self._p_jar
+        if jar is not None:
+            return jar.db()._storage.temporaryDirectory()
+        return tempfile.gettempdir()
+
+    def _new_blob(self, view: memoryview, at: int = 0) -> Blob:
+        """A blob whose file holds ``view`` at ``at`` (zeros before), moved in, not copied."""
+        fd, path = tempfile.mkstemp(prefix="wendelin-", dir=self._temporary_directory())
+        try:
+            _pwrite_all(fd, view, at)
+        except BaseException:
+            os.close(fd)
+            os.unlink(path)
+            raise
+        os.close(fd)
+        blob = Blob()
+        if self._p_jar is not None:
+            self._p_jar.add(blob)  # its working file then lives in the storage's tmp dir
+        blob.consumeFile(path)
+        return blob
+
+    def _fresh(self, index: int, within: int, take: int) -> bool:
+        """True when writing ``take`` bytes at ``within`` of block ``index`` replaces all it
+        stores (no old bytes to keep), so the block can go to a new extent unread."""
+        if within:
+            return False
+        entry = self._blocks.get(index)
+        if entry is None or take == self.blksize:
+            return True
+        # Stored bytes never lie past the logical size, so covering up to it covers all.
+        return index * self.blksize + take >= self._size
+
+    def _write_extent(self, index: int, view: memoryview) -> int:
+        """Write whole blocks from ``index`` into one extent; return the bytes written.
+
+        The extent of the previous block is grown in place when this transaction
+        created it and it ends exactly there; otherwise a new blob file is made.
+        """
+        blksize, cap = self.blksize, self._extent_blocks()
+        previous = self._blocks.get(index - 1) if index else None
+        if previous is not None:
+            blob, slot = _unpack(previous)
+            path = _uncommitted_path(blob)
+            if (
+                path is not None
+                and slot + 1 < cap
+                and os.stat(path).st_size == (slot + 1) * blksize
+            ):
+                n = min(len(view), (cap - slot - 1) * blksize)
+                fd = os.open(path, os.O_WRONLY)
+                try:
+                    _pwrite_all(fd, view[:n], (slot + 1) * blksize)
+                finally:
+                    os.close(fd)
+                for k in range(-(-n // blksize)):
+                    self._blocks[index + k] = (blob, slot + 1 + k)
+                return n
+        n = min(len(view), cap * blksize)
+        blob = self._new_blob(view[:n])
+        self._blocks[index] = blob
+        for k in range(1, -(-n // blksize)):
+            self._blocks[index + k] = (blob, k)
+        return n
+
+    def _write_block(self, index: int, within: int, piece: memoryview, files: _Files) -> None:
+        """Write ``piece`` inside block ``index``: in place if uncommitted, else copy on write."""
+        blksize = self.blksize
+        entry = self._blocks.get(index)
+        if entry is not None:
+            blob, slot = _unpack(entry)
+            path = _uncommitted_path(blob)
+            if path is not None:
+                _pwrite_all(files(path), piece, slot * blksize + within)
+                return
+            stored = next(self.block_files(index, index), None)
+            if stored is not None:
+                _, old_path, old_offset, length = stored
+                block = bytearray(max(length, within + len(piece)))
+                with open(old_path, "rb") as old:
+                    _pread_into(old.fileno(), memoryview(block)[:length], old_offset)
+                block[within : within + len(piece)] = piece
+                self._blocks[index] = self._new_blob(memoryview(block))
+                return
+        self._blocks[index] = self._new_blob(piece, at=within)
 
     # -- BigFile contract -----------------------------------------------------------------
     def read(self, offset: int, n: int) -> bytes:
@@ -138,21 +307,31 @@ class ZBigFile(Persistent, BigFile):
     def write(self, offset: int, data) -> None:
         offset = _check_offset("offset", offset)
         view = as_bytes_view(data)
-        pos, blksize = 0, self.blksize
-        while pos < len(view):
-            index, within = divmod(offset + pos, blksize)
-            take = min(blksize - within, len(view) - pos)
-            blob = self._blocks.get(index)
-            if blob is None:
-                blob = Blob()
-                self._blocks[index] = blob
-                mode = "w"
-            else:
-                mode = "w" if within == 0 and take == blksize else "r+"
-            with blob.open(mode) as stream:
-                stream.seek(within)
-                stream.write(view[pos : pos + take])
-            pos += take
+        blksize = self.blksize
+        pos = 0
+        with _Files(os.O_WRONLY) as files:
+            while pos < len(view):
+                index, within = divmod(offset + pos, blksize)
+                take = min(blksize - within, len(view) - pos)
+                entry = self._blocks.get(index)
+                in_place = entry is not None and _uncommitted_path(_unpack(entry)[0]) is not None
+                if not in_place and self._fresh(index, within, take):
+                    # Whole blocks (or the tail past the end): a run into one extent.
+                    run = take
+                    while pos + run < len(view):
+                        nxt = (offset + pos + run) // blksize
+                        nxt_take = min(blksize, len(view) - pos - run)
+                        nxt_entry = self._blocks.get(nxt)
+                        if nxt_entry is not None and (
+                            _uncommitted_path(_unpack(nxt_entry)[0]) is not None
+                            or not self._fresh(nxt, 0, nxt_take)
+                        ):
+                            break
+                        run += nxt_take
+                    pos += self._write_extent(index, view[pos : pos + run])
+                else:
+                    self._write_block(index, within, view[pos : pos + take], files)
+                    pos += take
         if offset + len(view) > self._size:
             self._size = offset + len(view)
 
@@ -164,21 +343,21 @@ class ZBigFile(Persistent, BigFile):
     def truncate(self, n: int) -> None:
         n = _check_offset("size", n)
         if n < self._size:
-            keep_blocks = -(-n // self.blksize)
+            blksize = self.blksize
+            keep_blocks = -(-n // blksize)
             for index in list(self._blocks.keys(keep_blocks)):
                 del self._blocks[index]
-            tail = n - (keep_blocks - 1) * self.blksize if keep_blocks else 0
-            blob = self._blocks.get(keep_blocks - 1) if keep_blocks else None
-            if blob is not None:
-                with blob.open("r") as stream:
-                    length = os.fstat(stream.fileno()).st_size
-                    kept = stream.read(tail) if length > tail else None
-                if kept is not None:
+            if keep_blocks:
+                last = keep_blocks - 1
+                tail = n - last * blksize
+                stored = next(self.block_files(last, last), None)
+                if stored is not None and stored[3] > tail:
                     # A new blob, never a shrunk file: mapped views of the old one stay valid.
-                    shorter = Blob()
-                    with shorter.open("w") as stream:
-                        stream.write(kept)
-                    self._blocks[keep_blocks - 1] = shorter
+                    _, path, offset, _ = stored
+                    kept = bytearray(tail)
+                    with open(path, "rb") as old:
+                        _pread_into(old.fileno(), memoryview(kept), offset)
+                    self._blocks[last] = self._new_blob(memoryview(kept))
         if n != self._size:
             self._size = n
 

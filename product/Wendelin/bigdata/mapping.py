@@ -64,13 +64,14 @@ class _Region:
             )
         self.address = address
 
-    def map_file(self, offset: int, path: str, length: int) -> None:
-        """Map the first ``length`` bytes of ``path`` at ``offset`` in the region."""
+    def map_file(self, offset: int, path: str, file_offset: int, length: int) -> None:
+        """Map ``length`` bytes of ``path`` from ``file_offset`` at ``offset`` in the region."""
         pages = -(-length // PAGESIZE) * PAGESIZE
         fd = os.open(path, os.O_RDONLY)
         try:
             address = _libc.mmap(
-                self.address + offset, pages, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0
+                self.address + offset, pages, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd,
+                file_offset,
             )
         finally:
             os.close(fd)
@@ -97,8 +98,23 @@ def map_range(bigfile, start: int, nbytes: int) -> memoryview:
     first = start // blksize
     last = (start + nbytes - 1) // blksize
     region = _Region((last - first + 1) * blksize)
-    for index, path, length in bigfile.block_files(first, last):
-        region.map_file((index - first) * blksize, path, min(length, blksize))
+    run = None  # [region offset, path, file offset, length]: blocks contiguous in one file
+    for index, path, file_offset, length in bigfile.block_files(first, last):
+        at = (index - first) * blksize
+        if (
+            run is not None
+            and run[1] == path
+            and run[0] + run[3] == at
+            and run[2] + run[3] == file_offset
+            and run[3] % blksize == 0
+        ):
+            run[3] += length
+            continue
+        if run is not None:
+            region.map_file(*run)
+        run = [at, path, file_offset, length]
+    if run is not None:
+        region.map_file(*run)
     raw = (ctypes.c_char * region.length).from_address(region.address)
     raw._wendelin_region = region  # the view keeps the mapping alive
     begin = start - first * blksize
