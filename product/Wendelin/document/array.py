@@ -25,7 +25,25 @@ class DataArray(WendelinDocument):
     meta_type = "Wendelin Data Array"
     portal_type = "Data Array"
     security = ClassSecurityInfo()
+    #: ``sample_rate`` (Hz) and ``signal_length`` (samples) describe signals and spectra.
+    property_types = {
+        **WendelinDocument.property_types,
+        "sample_rate": float,
+        "signal_length": int,
+    }
+    sample_rate = 0.0
+    signal_length = 0
     _array: ZBigArray | None = None
+
+    @security.protected(View)
+    def getSampleRate(self) -> float:
+        """Samples per second of the signal this array holds or was computed from (0: unknown)."""
+        return self.sample_rate
+
+    @security.protected(View)
+    def getSignalLength(self) -> int:
+        """Length of the signal a spectrum was computed from (0: not a spectrum)."""
+        return self.signal_length
 
     @security.protected(ModifyPortalContent)
     @zpublish(False)
