@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,13 @@ def jupyter_of(server: Any, timeout: float = 30) -> Jupyter:
                 return Jupyter(found.group(1), found.group(2), runtime)
         time.sleep(0.1)
     raise AssertionError("no jupyter line in the banner:\n" + "".join(server.output))
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound and released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def add_user(server: Any, name: str, roles: list[str]) -> tuple[str, str]:

@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 import base64
-import socket
 
-from kernel_helpers import PASSWORD, Server, add_user
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from kernel_helpers import PASSWORD, Server, add_user, free_port
 
 
 def test_environment_defaults_need_no_magics(site_kernel):

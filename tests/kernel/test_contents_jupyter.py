@@ -1,0 +1,254 @@
+"""Jupyter's contents API (``/api/contents``) over the portal's Data Notebooks, for real.
+
+Jupyter is the one ``wendelin run`` started next to the site; every call goes over HTTP
+to Jupyter with its token, and from there to the portal's notebook JSON API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import time
+
+import nbformat
+import pytest
+import requests
+from jupyter_client import BlockingKernelClient
+from kernel_helpers import PASSWORD, free_port
+from tornado.web import HTTPError
+
+from erp5_kernel.contents import Erp5ContentsManager
+from erp5_kernel.launcher import start_jupyter
+
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
+
+
+def rich_notebook() -> nbformat.NotebookNode:
+    """A notebook using most of nbformat 4: every cell and output type, attachments."""
+    nb = nbformat.v4.new_notebook(metadata={"custom": {"answer": 42}, "title": "Round trip"})
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(
+            "# Title\n![pic](attachment:pic.png)",
+            attachments={"pic.png": {"image/png": PNG}},
+        ),
+        nbformat.v4.new_code_cell(
+            "print('out')\n6 * 7",
+            execution_count=3,
+            metadata={"tags": ["keep"]},
+            outputs=[
+                nbformat.v4.new_output("stream", name="stdout", text="out\n"),
+                nbformat.v4.new_output("display_data", data={"image/png": PNG}),
+                nbformat.v4.new_output(
+                    "execute_result", data={"text/plain": "42"}, execution_count=3
+                ),
+                nbformat.v4.new_output(
+                    "error",
+                    ename="ValueError",
+                    evalue="v",
+                    traceback=["Traceback", "ValueError: v"],
+                ),
+            ],
+        ),
+        nbformat.v4.new_raw_cell("raw text", metadata={"format": "text/plain"}),
+    ]
+    nbformat.validate(nb)
+    return nb
+
+
+def without_volatile(nb: dict) -> dict:
+    """The notebook without what saving legitimately sets (kernelspec, reference, trust)."""
+    nb = copy.deepcopy(nb)
+    for key in ("kernelspec", "language_info", "erp5"):
+        nb["metadata"].pop(key, None)
+    for cell in nb["cells"]:
+        cell["metadata"].pop("trusted", None)
+    return nb
+
+
+def put(api, path: str, nb: dict) -> dict:
+    response = api.put(f"{path}", json={"type": "notebook", "format": "json", "content": nb})
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+@pytest.fixture
+def api(jupyter):
+    """``api.get("x.ipynb")`` etc. on Jupyter's contents API, with the token."""
+    session = jupyter.session()
+
+    class Api:
+        def __getattr__(self, method):
+            def call(path="", **kwargs):
+                return session.request(
+                    method.upper(), f"{jupyter.base_url}api/contents/{path}", **kwargs
+                )
+
+            return call
+
+    return Api()
+
+
+def test_listing_shows_portal_notebooks(site, api):
+    admin = site.session()
+    answer = admin.post(
+        f"{site.url}/Base_executeJupyter",
+        data={"python_expression": "listed = 1\nlisted + 1", "reference": "contents-listed"},
+    )
+    assert answer.json()["status"] == "ok"
+    listing = api.get().json()
+    assert listing["type"] == "directory"
+    names = {item["name"]: item for item in listing["content"]}
+    assert names["contents-listed.ipynb"]["type"] == "notebook"
+    opened = api.get("contents-listed.ipynb").json()
+    assert opened["type"] == "notebook" and opened["content"]["nbformat"] == 4
+    cell = opened["content"]["cells"][-1]
+    assert cell["source"] == "listed = 1\nlisted + 1"
+    assert cell["outputs"][-1]["data"]["text/plain"] == "2"
+
+
+def test_nbformat_round_trip_through_jupyter_and_portal(site, api):
+    nb = rich_notebook()
+    saved = put(api, "contents-round.ipynb", nb)
+    assert saved["name"] == "contents-round.ipynb" and saved["content"] is None
+    opened = api.get("contents-round.ipynb").json()
+    assert without_volatile(opened["content"]) == without_volatile(nb)
+    assert opened["content"]["metadata"]["kernelspec"]["name"] == "erp5"
+    assert opened["last_modified"] == saved["last_modified"]
+    stored = site.session().get(
+        f"{site.url}/data_notebook_module/DataNotebookModule_getNotebook",
+        params={"reference": "contents-round"},
+    )
+    assert without_volatile(stored.json()["ipynb"]) == without_volatile(nb)
+    assert stored.json()["ipynb"]["metadata"]["kernelspec"]["name"] == "erp5"
+    raw = api.get("contents-round.ipynb", params={"type": "file", "format": "text"}).json()
+    assert without_volatile(nbformat.reads(raw["content"], as_version=4)) == without_volatile(nb)
+    with_hash = api.get("contents-round.ipynb", params={"content": "0", "hash": "1"}).json()
+    assert with_hash["hash_algorithm"] == "sha256" and len(with_hash["hash"]) == 64
+
+
+def test_running_cells_does_not_make_the_file_look_changed(site, api, site_kernel):
+    saved = put(api, "contents-stable.ipynb", nbformat.v4.new_notebook())
+    time.sleep(1.1)  # dates have a resolution of one second
+    assert site_kernel("contents-stable").run("value = 5\nvalue").result == "5"
+    again = api.get("contents-stable.ipynb", params={"content": "0"}).json()
+    assert again["last_modified"] == saved["last_modified"]
+
+
+def test_new_untitled_rename_and_delete(site, api):
+    created = api.post(json={"type": "notebook"})
+    assert created.status_code == 201, created.text
+    name = created.json()["name"]
+    assert name.startswith("Untitled") and name.endswith(".ipynb")
+    renamed = api.patch(name, json={"path": "contents-renamed.ipynb"})
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["name"] == "contents-renamed.ipynb"
+    assert api.get(name).status_code == 404
+    put(api, "contents-taken.ipynb", nbformat.v4.new_notebook())
+    taken = api.patch("contents-renamed.ipynb", json={"path": "contents-taken.ipynb"})
+    assert taken.status_code == 409 and "contents-taken" in taken.json()["message"]
+    copied = api.post(json={"copy_from": "contents-renamed.ipynb"})
+    assert copied.status_code == 201 and copied.json()["name"] == "contents-renamed-Copy1.ipynb"
+    assert api.delete("contents-renamed.ipynb").status_code == 204
+    assert api.delete("contents-renamed.ipynb").status_code == 404
+    listed = site.session().get(
+        f"{site.url}/data_notebook_module/DataNotebookModule_getNotebookList"
+    )
+    references = {entry["reference"] for entry in listed.json()}
+    assert "contents-renamed" not in references and "contents-renamed-Copy1" in references
+
+
+def test_only_root_notebooks_with_clear_errors(api):
+    assert api.get("missing-notebook.ipynb").status_code == 404
+    nested = api.get("folder/x.ipynb")
+    assert nested.status_code == 404 and "folder/x.ipynb" in nested.text
+    folder = api.put("contents-folder", json={"type": "directory"})
+    assert folder.status_code == 400 and "Folders" in folder.json()["message"]
+    text = api.put("notes.txt", json={"type": "file", "format": "text", "content": "hi"})
+    assert text.status_code == 400 and "notes.txt" in text.json()["message"]
+    bad = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "bogus"}]}
+    invalid = api.put("contents-invalid.ipynb", json={"type": "notebook", "content": bad})
+    assert invalid.status_code == 400 and "invalid notebook" in invalid.json()["message"]
+    assert api.get("contents-invalid.ipynb").status_code == 404  # nothing saved
+
+
+def test_checkpoint_create_and_restore(api):
+    original = rich_notebook()
+    put(api, "contents-checkpoint.ipynb", original)
+    checkpoint = api.post("contents-checkpoint.ipynb/checkpoints")
+    assert checkpoint.status_code == 201, checkpoint.text
+    put(api, "contents-checkpoint.ipynb", nbformat.v4.new_notebook())
+    listed = api.get("contents-checkpoint.ipynb/checkpoints").json()
+    assert [c["id"] for c in listed] == [checkpoint.json()["id"]]
+    restored = api.post(f"contents-checkpoint.ipynb/checkpoints/{listed[0]['id']}")
+    assert restored.status_code == 204, restored.text
+    content = api.get("contents-checkpoint.ipynb").json()["content"]
+    assert without_volatile(content) == without_volatile(original)
+
+
+def test_opened_notebook_kernel_uses_its_reference(site, jupyter, api):
+    put(api, "contents-session.ipynb", nbformat.v4.new_notebook())
+    session = jupyter.session()
+    specs = session.get(f"{jupyter.base_url}api/kernelspecs").json()
+    assert (
+        specs["default"] == "erp5"
+        and specs["kernelspecs"]["erp5"]["spec"]["display_name"] == "ERP5"
+    )
+    # what the notebook front end posts when it opens a notebook (default kernel)
+    created = session.post(
+        f"{jupyter.base_url}api/sessions",
+        json={
+            "path": "contents-session.ipynb",
+            "name": "contents-session.ipynb",
+            "type": "notebook",
+        },
+    )
+    assert created.status_code == 201, created.text
+    kernel_id = created.json()["kernel"]["id"]
+    assert created.json()["kernel"]["name"] == "erp5"
+    client = BlockingKernelClient()
+    client.load_connection_file(str(jupyter.runtime_dir / f"kernel-{kernel_id}.json"))
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        reply = client.execute_interactive("marker = 'set from Jupyter'", timeout=60)
+        assert reply["content"]["status"] == "ok"
+    finally:
+        client.stop_channels()
+        session.delete(f"{jupyter.base_url}api/sessions/{created.json()['id']}")
+    answer = (
+        site.session()
+        .post(
+            f"{site.url}/Base_executeJupyter",
+            data={"python_expression": "marker", "reference": "contents-session"},
+        )
+        .json()
+    )
+    assert answer["displayhook_result"]["data"]["text/plain"] == "'set from Jupyter'"
+
+
+def test_portal_refusing_jupyter_is_a_clear_error(site, tmp_path):
+    jupyter = start_jupyter(site.url, "zope", "wrong-password", tmp_path / "var", port=0)
+    try:
+        jupyter.wait_ready()
+        response = requests.get(
+            f"{jupyter.base_url}api/contents", headers={"Authorization": f"token {jupyter.token}"}
+        )
+        assert response.status_code == 502
+        assert "401" in response.json()["message"] and "'zope'" in response.json()["message"]
+    finally:
+        jupyter.stop()
+
+
+def test_unreachable_portal_and_missing_settings_in_process():
+    unreachable = Erp5ContentsManager(
+        erp5_url=f"http://127.0.0.1:{free_port()}/erp5", erp5_user="u", erp5_password="p"
+    )
+    with pytest.raises(HTTPError) as raised:
+        asyncio.run(unreachable.get(""))
+    assert raised.value.status_code == 503 and "Cannot reach ERP5" in raised.value.log_message
+    unset = Erp5ContentsManager(erp5_url="", erp5_user="", erp5_password="")
+    with pytest.raises(HTTPError) as raised:
+        asyncio.run(unset.get(""))
+    assert raised.value.status_code == 500 and "ERP5_URL" in raised.value.log_message
+    assert PASSWORD not in raised.value.log_message
