@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from Acquisition import aq_base
-from OFS.userfolder import UserFolder
 from Products.CMFCore.DirectoryView import createDirectoryView
 from Products.CMFCore.interfaces import ICatalogTool, ISkinsTool, ITypesTool
 from Products.CMFCore.SkinsTool import SkinsTool
@@ -23,6 +22,7 @@ from zope.component import getGlobalSiteManager
 from zope.component.hooks import setSite
 
 from ..permissions import PORTAL_ROLES, ROLE_MAP
+from ..ui.auth import install_user_folder
 from .business_template import BusinessTemplate, load_templates, templates_digest
 from .catalog import WendelinCatalogTool
 from .module import DataModule
@@ -59,6 +59,8 @@ def upgrade_site(site: WendelinSite, force: bool = False) -> bool:
     for template in templates:
         _apply_template(site, template)
     _setup_skin_selection(site, templates)
+    for template in templates:
+        _create_documents(site, template)
     site._module_ids = tuple(module.id for t in templates for module in t.modules)
     site._business_template_digest = digest
     logger.info("applied business templates %s", ", ".join(t.name for t in templates))
@@ -78,8 +80,8 @@ def _setup_components(site: WendelinSite) -> None:
         if tool_id not in site.objectIds():
             site._setObject(tool_id, factory())
         components.registerUtility(aq_base(site._getOb(tool_id)), interface)
-    if "acl_users" not in site.objectIds():
-        site._setObject("acl_users", UserFolder())
+    # Standard users plus browser sessions; a plain UserFolder is replaced, users kept.
+    install_user_folder(site)
 
 
 def _setup_security(site: WendelinSite) -> None:
@@ -116,6 +118,32 @@ def _apply_template(site: WendelinSite, template: BusinessTemplate) -> None:
             existing = site._getOb(module.id)
             existing._setPortalTypeName(module.portal_type)
             existing.title = module.title
+
+
+def _create_documents(site: WendelinSite, template: BusinessTemplate) -> None:
+    """Create the template's documents missing from their module (found by reference)."""
+    from AccessControl.SecurityManagement import (
+        getSecurityManager,
+        newSecurityManager,
+        setSecurityManager,
+    )
+    from AccessControl.SpecialUsers import system
+
+    if not template.documents:
+        return
+    previous = getSecurityManager()
+    newSecurityManager(None, system)
+    try:
+        for entry in template.documents:
+            module = site._getOb(entry["module"])
+            properties = {k: v for k, v in entry.items() if k not in ("module", "portal_type")}
+            found = site.portal_catalog.unrestrictedSearchResults(
+                portal_type=entry["portal_type"], reference=entry["reference"]
+            )
+            if not found:
+                module.newContent(portal_type=entry["portal_type"], **properties)
+    finally:
+        setSecurityManager(previous)
 
 
 def _setup_catalog(catalog: WendelinCatalogTool, spec: dict[str, Any]) -> None:

@@ -1,0 +1,176 @@
+"""Data Notebook pages: cells and their outputs as safe HTML, and the Jupyter link.
+
+Outputs come from whoever ran the notebook, so nothing is trusted: text is escaped,
+HTML goes through an allow-list sanitiser (no scripts, no event handlers, no
+``javascript:`` URLs), images must be valid base64 and are shown as data URIs (an
+SVG in an ``<img>`` cannot run scripts).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import os
+import re
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import bleach
+
+ALLOWED_TAGS = frozenset(
+    {
+        "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd",
+        "del", "details", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3",
+        "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q",
+        "s", "samp", "small", "span", "strong", "sub", "summary", "sup", "table", "tbody",
+        "td", "tfoot", "th", "thead", "tr", "u", "ul", "var",
+    }
+)
+ALLOWED_ATTRIBUTES = {
+    "*": ["class", "title"],
+    "a": ["href", "title", "class"],
+    "img": ["src", "alt", "width", "height", "title", "class"],
+    "td": ["colspan", "rowspan", "class"],
+    "th": ["colspan", "rowspan", "class", "scope"],
+    "ol": ["start", "class"],
+}
+_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/svg+xml")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_cleaner = bleach.Cleaner(
+    tags=ALLOWED_TAGS,
+    attributes=ALLOWED_ATTRIBUTES,
+    protocols=["http", "https", "mailto", "data"],
+    strip=True,
+    strip_comments=True,
+)
+
+
+def sanitize_html(markup: str) -> str:
+    """``markup`` with only allow-listed tags and attributes; data URLs only for images."""
+    cleaned = _cleaner.clean(markup)
+    # bleach allows the data: protocol on every URL attribute; keep it for <img> only.
+    return re.sub(r'(<a\b[^>]*?)\shref="data:[^"]*"', r"\1", cleaned)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        return "".join(str(part) for part in value)
+    return "" if value is None else str(value)
+
+
+def _pre(text: str, css: str) -> str:
+    return f'<pre class="{css}">{html.escape(_ANSI.sub("", text))}</pre>'
+
+
+def image_html(mime: str, data: Any) -> str:
+    """An ``<img>`` with a data URI, or an escaped note when the data is not base64."""
+    payload = re.sub(r"\s+", "", _text(data))
+    if mime == "image/svg+xml" and payload.lstrip().startswith("<"):
+        payload = base64.b64encode(_text(data).encode()).decode()
+    try:
+        base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        return _pre(f"[{mime} output that is not valid base64]", "out-note")
+    return f'<img class="out-image" alt="cell output" src="data:{mime};base64,{payload}">'
+
+
+def bundle_html(data: dict[str, Any]) -> str:
+    """The richest safe rendering of a mime bundle (``{"text/plain": ..., ...}``)."""
+    for mime in _IMAGE_TYPES:
+        if mime in data:
+            return image_html(mime, data[mime])
+    if "text/html" in data:
+        return f'<div class="out-html">{sanitize_html(_text(data["text/html"]))}</div>'
+    if "text/markdown" in data:
+        return f'<div class="out-html">{markdown_html(_text(data["text/markdown"]))}</div>'
+    if "application/json" in data:
+        return _pre(repr(data["application/json"]), "out-text")
+    if "text/plain" in data:
+        return _pre(_text(data["text/plain"]), "out-text")
+    return _pre("[output of type " + ", ".join(sorted(data)) + "]", "out-note")
+
+
+def markdown_html(text: str) -> str:
+    """Markdown rendered to HTML, then sanitised (raw HTML inside it included)."""
+    import mistune
+
+    return sanitize_html(mistune.html(text))
+
+
+def output_html(output: dict[str, Any]) -> str:
+    """One nbformat output as safe HTML."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        css = "out-stderr" if output.get("name") == "stderr" else "out-stream"
+        return _pre(_text(output.get("text")), css)
+    if kind == "error":
+        lines = output.get("traceback") or [f"{output.get('ename')}: {output.get('evalue')}"]
+        return _pre("\n".join(_text(line) for line in lines), "out-error")
+    if kind in ("display_data", "execute_result"):
+        return bundle_html(output.get("data") or {})
+    return _pre(f"[unknown output type {kind!r}]", "out-note")
+
+
+def cells_from_ipynb(notebook: dict[str, Any]) -> list[dict[str, Any]]:
+    """Cells of an nbformat-4 notebook as ``{kind, source, outputs_html, count}``."""
+    cells = []
+    for cell in notebook.get("cells", []):
+        kind = cell.get("cell_type", "code")
+        source = _text(cell.get("source"))
+        outputs = [output_html(o) for o in cell.get("outputs", []) if isinstance(o, dict)]
+        cells.append(
+            {
+                "kind": kind,
+                "source": source,
+                "source_html": markdown_html(source) if kind == "markdown" else "",
+                "outputs_html": "".join(outputs),
+                "count": cell.get("execution_count") or "",
+            }
+        )
+    return cells
+
+
+def cells_from_lines(notebook: Any) -> list[dict[str, Any]]:
+    """Cells of a Data Notebook stored as Data Notebook Lines, in id order."""
+    lines = notebook.objectValues()
+    lines = sorted(lines, key=lambda line: (len(line.getId()), line.getId()))
+    cells = []
+    for number, line in enumerate(lines, 1):
+        result = getattr(line, "notebook_code_result", "") or ""
+        mime = getattr(line, "mime_type", "") or "text/plain"
+        outputs = bundle_html({mime: result}) if result else ""
+        cells.append(
+            {
+                "kind": "code",
+                "source": getattr(line, "notebook_code", "") or "",
+                "source_html": "",
+                "outputs_html": outputs,
+                "count": number,
+            }
+        )
+    return cells
+
+
+def notebook_cells(notebook: Any) -> list[dict[str, Any]]:
+    """The notebook's cells: from its stored ``.ipynb`` when it has one, else its lines."""
+    get_ipynb = getattr(notebook, "getIpynb", None)
+    if callable(get_ipynb):
+        stored = get_ipynb()
+        if isinstance(stored, dict) and stored.get("cells"):
+            return cells_from_ipynb(stored)
+    return cells_from_lines(notebook)
+
+
+def jupyter_url(reference: str, request_url: str, environ: dict[str, str] | None = None) -> str:
+    """Where the notebook opens in Jupyter: ``WENDELIN_JUPYTER_URL`` or this host's port."""
+    env = os.environ if environ is None else environ
+    name = quote(f"{reference}.ipynb")
+    base = (env.get("WENDELIN_JUPYTER_URL") or "").rstrip("/")
+    if not base:
+        host = urlsplit(request_url).hostname or "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        port = env.get("WENDELIN_JUPYTER_PORT") or "8888"
+        base = f"http://{host}:{port}"
+    return f"{base}/notebooks/{name}"
