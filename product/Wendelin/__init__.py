@@ -29,7 +29,7 @@ def initialize(context) -> None:
         return
     _initialized = True
     from . import permissions  # noqa: F401  (declares the Wendelin permissions)
-    from .jupyter.restricted import declare_public_api
+    from .restricted import declare_public_api
 
     declare_public_api()
     register_skin_directories()

@@ -1,10 +1,64 @@
-"""Data Operation: names the skin script that performs it and its default parameters."""
+"""Data Operation: a named, reusable processing step and the record of its runs.
 
+An operation names a skin script (``script_id``), its default parameters and the
+portal types it reads and writes. ``execute(document, **parameters)`` runs the script
+on the document inside a savepoint: a failing run rolls its own work back and is still
+recorded (who, when, input, outputs, duration, status, error). Nothing is committed
+here; the request or notebook cell that called it commits.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import transaction
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
+from AccessControl.SecurityManagement import getSecurityManager
+from BTrees.IOBTree import IOBTree
+from DateTime import DateTime
+from persistent.mapping import PersistentMapping
+from ZPublisher import zpublish
 
-from ..permissions import View
+from ..errors import WendelinError
+from ..permissions import ModifyPortalContent, View
 from .base import WendelinDocument
+
+SCRIPT_ID = re.compile(r"^[A-Z][A-Za-z0-9]*_[a-z][A-Za-z0-9]*$")
+
+
+class OperationFailedError(WendelinError, RuntimeError):
+    """A Data Operation run failed; the message carries the script's error."""
+
+
+@dataclass
+class RunReport:
+    """What one run did; readable from skin scripts."""
+
+    __allow_access_to_unprotected_subobjects__ = 1
+
+    run_id: int
+    status: str
+    duration: float
+    result: Any = None
+    outputs: list[str] = field(default_factory=list)
+    error: str = ""
+    traceback: str = ""
+
+    def raise_for_status(self) -> None:
+        """Raise :class:`OperationFailedError` if the run failed."""
+        if self.status != "succeeded":
+            raise OperationFailedError(f"run {self.run_id} failed: {self.error}")
+
+
+def _output_urls(result: Any) -> list[str]:
+    """Relative URLs of the documents a script returned (one or a list)."""
+    items = result if isinstance(result, list | tuple) else [result]
+    return [item.getRelativeUrl() for item in items if hasattr(item, "getRelativeUrl")]
 
 
 class DataOperation(WendelinDocument):
@@ -24,6 +78,7 @@ class DataOperation(WendelinDocument):
     input_portal_type = ""
     output_portal_type = ""
     parameter_dict: dict = {}
+    _runs: IOBTree | None = None
 
     @security.protected(View)
     def getScriptId(self) -> str:
@@ -32,6 +87,80 @@ class DataOperation(WendelinDocument):
     @security.protected(View)
     def getParameterDict(self) -> dict:
         return dict(self.parameter_dict)
+
+    @security.protected(View)
+    def getInputPortalType(self) -> str:
+        return self.input_portal_type
+
+    @security.protected(View)
+    def getOutputPortalType(self) -> str:
+        return self.output_portal_type
+
+    def _script(self, document: Any) -> Any:
+        if not SCRIPT_ID.match(self.script_id):
+            raise OperationFailedError(
+                f"operation {self.getId()!r} names no skin script: script_id={self.script_id!r}"
+            )
+        if self.input_portal_type and document.getPortalType() != self.input_portal_type:
+            raise OperationFailedError(
+                f"operation {self.getId()!r} reads {self.input_portal_type!r} documents, "
+                f"not {document.getPortalType()!r}"
+            )
+        return document.restrictedTraverse(self.script_id)
+
+    @security.protected(ModifyPortalContent)
+    @zpublish(False)
+    def execute(self, document: Any, **parameters: Any) -> RunReport:
+        """Run the script on ``document`` with the defaults updated by ``parameters``."""
+        script = self._script(document)
+        arguments = {**self.getParameterDict(), **parameters}
+        savepoint = transaction.savepoint(optimistic=True)
+        started, clock = DateTime(), time.perf_counter()
+        result, error, trace = None, "", ""
+        try:
+            result = script(**arguments)
+            status = "succeeded"
+        except Exception as exc:  # noqa: BLE001  (a failed run is recorded, not lost)
+            savepoint.rollback()
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+            trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        report = RunReport(
+            run_id=0,
+            status=status,
+            duration=time.perf_counter() - clock,
+            result=result,
+            outputs=_output_urls(result),
+            error=error,
+            traceback=trace,
+        )
+        report.run_id = self._record(document, arguments, started, report)
+        return report
+
+    def _record(self, document: Any, arguments: dict, started: DateTime, report: RunReport) -> int:
+        if self._runs is None:
+            self._runs = IOBTree()
+        run_id = (self._runs.maxKey() + 1) if len(self._runs) else 1
+        self._runs[run_id] = PersistentMapping(
+            {
+                "run_id": run_id,
+                "user": getSecurityManager().getUser().getId(),
+                "start": started.ISO8601(),
+                "duration": report.duration,
+                "input": document.getRelativeUrl(),
+                "parameters": {key: repr(value) for key, value in arguments.items()},
+                "outputs": list(report.outputs),
+                "status": report.status,
+                "error": report.error,
+            }
+        )
+        return run_id
+
+    @security.protected(View)
+    def getRunList(self) -> list[dict[str, Any]]:
+        """The recorded runs, newest first."""
+        if self._runs is None:
+            return []
+        return [dict(run) for run in reversed(list(self._runs.values()))]
 
 
 InitializeClass(DataOperation)

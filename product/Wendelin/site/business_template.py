@@ -1,6 +1,7 @@
 """Business templates: the portal's definition as data files under ``bt5/``.
 
-A template is a folder with a ``bt.json`` (title, modules), ``portal_types/*.json``
+A template is a folder with a ``bt.json`` (title, modules, documents created once if
+missing, found by module and reference), ``portal_types/*.json``
 (one type information each), an optional ``catalog.json`` and ``skins/<folder>/``
 (filesystem skin folders). ``bt5/bt5list`` names the templates to install, in order.
 This module only reads and validates; :mod:`.setup` applies them to a site.
@@ -43,6 +44,7 @@ class BusinessTemplate:
     modules: tuple[Module, ...] = ()
     portal_types: tuple[dict[str, Any], ...] = ()
     catalog: dict[str, Any] = field(default_factory=dict)
+    documents: tuple[dict[str, Any], ...] = ()
 
     @property
     def skin_folders(self) -> list[tuple[str, Path, str]]:
@@ -84,6 +86,18 @@ def load_template(path: Path) -> BusinessTemplate:
             modules.append(Module(entry["id"], entry["portal_type"], entry.get("title", "")))
         except (KeyError, TypeError) as exc:
             raise BusinessTemplateError(f"{path / 'bt.json'}: bad module {entry!r}") from exc
+    documents = tuple(meta.get("documents", []))
+    for entry in documents:
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("module"), str)
+            and isinstance(entry.get("portal_type"), str)
+            and entry.get("reference")
+        ):
+            raise BusinessTemplateError(
+                f"{path / 'bt.json'}: a document needs 'module', 'portal_type' and "
+                f"'reference': {entry!r}"
+            )
     types_dir = path / "portal_types"
     portal_types = tuple(
         _check_type_info(p, _read_json(p)) for p in sorted(types_dir.glob("*.json"))
@@ -97,6 +111,7 @@ def load_template(path: Path) -> BusinessTemplate:
         modules=tuple(modules),
         portal_types=portal_types,
         catalog=catalog,
+        documents=documents,
     )
 
 

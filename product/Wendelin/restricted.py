@@ -1,7 +1,8 @@
-"""What skin scripts (restricted Python) may import from the notebook package.
+"""What skin scripts (restricted Python) may import from Wendelin's packages.
 
-Only the edge functions are public; each checks the permissions it needs itself.
-Called once from the product's ``initialize``.
+The one visible place for it. Only edge functions are public; each works on
+documents the script already reached, and those that change state or run code check
+the permissions they need. Called once from the product's ``initialize``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,19 @@ PUBLIC_API = {
         "rename_notebook",
     ),
     "Products.Wendelin.jupyter.display": ("render_as_html",),
+    "Products.Wendelin.analysis.documents": (
+        "describe_audio",
+        "extract_channel",
+        "compute_fft",
+        "frequencies",
+        "compute_spectrogram",
+        "plot",
+        "plot_to_image",
+        "save_image",
+        "batches",
+        "fit",
+        "cluster_frames",
+    ),
 }
 
 

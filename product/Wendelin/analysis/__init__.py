@@ -1,0 +1,1 @@
+"""Sound analysis out of core: audio headers, channels, FFT, spectrogram, plots, learning."""
