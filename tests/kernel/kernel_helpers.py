@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import http.server
 import importlib.util
 import os
 import re
 import socket
+import ssl
+import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from jupyter_client import KernelManager
@@ -46,17 +51,23 @@ class Jupyter:
         return session
 
 
-def jupyter_of(server: Any, timeout: float = 30) -> Jupyter:
-    """Wait for the ``jupyter:`` line of the server's banner and parse it."""
+def banner_line(server: Any, pattern: str, timeout: float = 30) -> re.Match:
+    """Wait for a line of the server's output matching ``pattern``; return the match."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for line in list(server.output):
-            found = re.match(r"\s+jupyter:\s+(http://\S+/)tree\?token=(\w+)", line)
+            found = re.match(pattern, line)
             if found:
-                runtime = Path(server.home) / "var" / "jupyter" / "runtime"
-                return Jupyter(found.group(1), found.group(2), runtime)
+                return found
         time.sleep(0.1)
-    raise AssertionError("no jupyter line in the banner:\n" + "".join(server.output))
+    raise AssertionError(f"no line matching {pattern!r} in:\n" + "".join(server.output))
+
+
+def jupyter_of(server: Any) -> Jupyter:
+    """The Jupyter of a server, from the ``jupyter:`` line of its banner."""
+    found = banner_line(server, r"\s+jupyter:\s+(http://\S+/)tree\?token=(\w+)")
+    runtime = Path(server.home) / "var" / "jupyter" / "runtime"
+    return Jupyter(found.group(1), found.group(2), runtime)
 
 
 def free_port() -> int:
@@ -140,3 +151,100 @@ class Kernel:
     def shutdown(self) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=True)
+
+
+class _Replying(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+
+def _serve(server: http.server.HTTPServer) -> None:
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+class StubServer:
+    """A real HTTP server answering every request with one fixed status and body."""
+
+    def __init__(self, status: int, body: str, content_type: str = "text/html"):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                payload = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = _Replying(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/erp5"
+        _serve(self.server)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class TLSProxy:
+    """An HTTPS front for a site, with a self-signed certificate made by openssl."""
+
+    def __init__(self, site_url: str, directory: Path):
+        self.cert, key = directory / "cert.pem", directory / "key.pem"
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-keyout",
+                str(key),
+                "-out",
+                str(self.cert),
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        parts = urlsplit(site_url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                answer = requests.request(
+                    self.command, origin + self.path, data=body, headers=headers, timeout=60
+                )
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", answer.headers.get("Content-Type", "text/plain"))
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            do_GET = do_POST = _forward
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = _Replying(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.server.server_address[1]}{parts.path}"
+        _serve(self.server)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

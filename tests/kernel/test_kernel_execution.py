@@ -122,3 +122,11 @@ def test_variables_persist_across_a_server_restart(tmp_path, start_kernel):
         assert kernel.run("double(answer)").result == "42"
     finally:
         server.stop()
+
+
+def test_malformed_environment_is_reported_not_fatal(site_kernel):
+    kernel = site_kernel("kernel-bad-env", ERP5_URL="nonsense")
+    first = kernel.run("1")
+    assert "ERP5_URL ignored" in first.stream("stderr") and "'nonsense'" in first.stream("stderr")
+    assert first.error["ename"] == "ERP5ConfigurationError" and "%erp5_url" in first.error["evalue"]
+    assert kernel.run("1").stream("stderr") == ""  # said once
