@@ -109,8 +109,15 @@ def parse_verify(text: str) -> bool | str:
 
 
 def _page_text(response: requests.Response, limit: int = 500) -> str:
-    """The answer's body as one line of text (HTML tags removed), for error messages."""
-    text = re.sub(r"<(script|style)\b.*?</\1>", " ", response.text, flags=re.S | re.I)
+    """The answer's body as one line of text (HTML tags removed), for error messages.
+
+    Of Zope's "Site Error" page only the error itself is kept, not the boilerplate.
+    """
+    text = response.text
+    zope_error = re.search(r"site error occurred\.</strong></p>(.*?)<hr", text, flags=re.S)
+    if zope_error:
+        text = zope_error.group(1)
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.S | re.I)
     text = re.sub(r"<[^>]+>", " ", text)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + "..."

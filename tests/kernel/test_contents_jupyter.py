@@ -169,6 +169,7 @@ def test_only_root_notebooks_with_clear_errors(api):
     bad = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "bogus"}]}
     invalid = api.put("contents-invalid.ipynb", json={"type": "notebook", "content": bad})
     assert invalid.status_code == 400 and "invalid notebook" in invalid.json()["message"]
+    assert "Troubleshooting" not in invalid.json()["message"]  # the error, not the page
     assert api.get("contents-invalid.ipynb").status_code == 404  # nothing saved
 
 
