@@ -14,7 +14,9 @@ changes part of a committed extent writes new blobs for just the blocks it touch
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 
@@ -52,6 +54,26 @@ def _check_offset(name: str, value: int) -> int:
     if value < 0:
         raise BigFileError(f"{name} must not be negative, got {value}")
     return int(value)
+
+
+_FALLOC_FL_KEEP_SIZE = 0x01
+_fallocate = None
+if sys.platform.startswith("linux"):
+    try:
+        _fallocate = ctypes.CDLL(None, use_errno=True).fallocate
+        _fallocate.restype = ctypes.c_int
+        _fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+    except (OSError, AttributeError):  # pragma: no cover - exotic libc
+        _fallocate = None
+
+
+def _preallocate(fd: int, offset: int, length: int) -> None:
+    """Reserve disk blocks before a large write, as ``numpy.tofile`` does (faster writes).
+
+    Keeps the file size; a file system without ``fallocate`` just skips it.
+    """
+    if _fallocate is not None and length >= 1 << 20:
+        _fallocate(fd, _FALLOC_FL_KEEP_SIZE, offset, length)
 
 
 def _unpack(entry: Blob | tuple[Blob, int]) -> tuple[Blob, int]:
@@ -217,6 +239,7 @@ class ZBigFile(Persistent, BigFile):
         """A blob whose file holds ``view`` at ``at`` (zeros before), moved in, not copied."""
         fd, path = tempfile.mkstemp(prefix="wendelin-", dir=self._temporary_directory())
         try:
+            _preallocate(fd, at, len(view))
             _pwrite_all(fd, view, at)
         except BaseException:
             os.close(fd)
@@ -259,6 +282,7 @@ class ZBigFile(Persistent, BigFile):
                 n = min(len(view), (cap - slot - 1) * blksize)
                 fd = os.open(path, os.O_WRONLY)
                 try:
+                    _preallocate(fd, (slot + 1) * blksize, n)
                     _pwrite_all(fd, view[:n], (slot + 1) * blksize)
                 finally:
                     os.close(fd)
