@@ -231,6 +231,55 @@ def test_reader_is_accepted_by_wave_and_scipy(root):
     assert reader.read() == data[-4:] and reader.tell() == len(data)
 
 
+class CountingReader(io.RawIOBase):
+    """Passes reads through to a real reader, counting the bytes handed out."""
+
+    def __init__(self, reader):
+        super().__init__()
+        self.reader, self.count = reader, 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def readinto(self, buffer):
+        n = self.reader.readinto(buffer)
+        self.count += n
+        return n
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        return self.reader.seek(offset, whence)
+
+    def tell(self):
+        return self.reader.tell()
+
+
+@pytest.mark.parametrize("format", ["WAV", "FLAC"])
+def test_reader_is_accepted_by_soundfile_and_reads_only_what_it_needs(root, format):
+    import soundfile
+
+    rate = 8000
+    samples = (np.sin(np.arange(20 * rate) / 7) * 20000).astype("<i2")
+    encoded = io.BytesIO()
+    soundfile.write(encoded, samples, rate, format=format, subtype="PCM_16")
+    data = encoded.getvalue()
+    f = ZBigFile(4096)
+    root["sound"] = f
+    for start in range(0, len(data), 10000):
+        f.append(data[start : start + 10000])
+    transaction.commit()
+    got, got_rate = soundfile.read(BigFileReader(f), dtype="int16")
+    assert got_rate == rate
+    np.testing.assert_array_equal(got, samples)
+    counting = CountingReader(BigFileReader(f))
+    with soundfile.SoundFile(counting) as sound:
+        sound.seek(15 * rate)
+        np.testing.assert_array_equal(sound.read(100, dtype="int16"), samples[15 * rate :][:100])
+    assert counting.count < len(data) // 2, (counting.count, len(data))
+
+
 def test_mapped_view_sees_committed_and_uncommitted_blocks(root):
     from Products.Wendelin.bigdata.mapping import map_range
 

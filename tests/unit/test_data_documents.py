@@ -38,6 +38,26 @@ def test_stream_erp5_api(portal):
     assert not samples.flags.writeable
 
 
+def test_stream_open_is_read_by_soundfile_and_scipy_without_get_data(portal):
+    import soundfile
+    from scipy.io import wavfile
+
+    stream = portal.data_stream_module.newContent(reference="doc-sound")
+    data = _wav(frames=40000)
+    for start in range(0, len(data), 4096):
+        stream.appendData(data[start : start + 4096])
+    transaction.commit()
+    expected = (np.arange(40000) % 100).astype("<i2")
+    with memory_budget(len(data) // 4):  # getData() would refuse: the file is read piecewise
+        with pytest.raises(OutOfCoreError):
+            stream.getData()
+        samples, rate = soundfile.read(stream.open(), dtype="int16")
+        assert rate == 8000
+        np.testing.assert_array_equal(samples, expected)
+        rate, samples = wavfile.read(stream.open())
+        np.testing.assert_array_equal(samples, expected)
+
+
 def test_get_data_over_the_budget_names_iterate(portal):
     stream = portal.data_stream_module.newContent()
     stream.appendData(b"x" * 10000)

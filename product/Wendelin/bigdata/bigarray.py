@@ -242,9 +242,13 @@ class ZBigArray(Persistent):
                 part = np.require(part, dtype=self._dtype, requirements=self._order)
                 self._file.write((first + begin) * self._rowbytes, part)
             return
-        for begin in range(0, len(rows), chunk):
-            selected = rows[begin : begin + chunk]
+        # Read-modify-write: each chunk copies the rows its selection spans, so a step
+        # of k selects chunk // k rows per chunk and the copy stays within the chunk.
+        per_chunk = max(1, chunk // abs(rows.step))
+        for begin in range(0, len(rows), per_chunk):
+            selected = rows[begin : begin + per_chunk]
             lo, hi = _bounds(selected)
+            block = None  # free the previous chunk's copy before making the next
             block = np.array(self._view(lo, hi), order=self._order)
             subkey = list(expanded)
             if result_axis is None:
