@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -121,3 +122,83 @@ def make_server(tmp_path):
     yield factory
     for srv in started:
         srv.stop()
+
+
+@pytest.fixture(scope="session")
+def ui_server(tmp_path_factory):
+    """A server of the web UI tests' own (no Jupyter child), shared by their modules."""
+    srv = Server(tmp_path_factory.mktemp("ui-instance"), {"WENDELIN_JUPYTER": "0"})
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+class UI:
+    """Helpers for the web UI tests: browser-like sessions, CSRF tokens, fixtures by code."""
+
+    HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+    def __init__(self, server: Server):
+        self.server = server
+        self.url = server.url
+
+    @staticmethod
+    def csrf(html: str) -> str:
+        """The first CSRF token of a page."""
+        match = re.search(r'name="_csrf" value="([0-9a-f]+)"', html)
+        assert match, "no CSRF token in the page"
+        return match.group(1)
+
+    def login(self, user: str = "zope", password: str = PASSWORD) -> requests.Session:
+        """A cookie session logged in through the login form, like a browser."""
+        session = requests.Session()
+        session.headers.update(self.HTML)
+        form = session.get(f"{self.url}/login_form")
+        assert form.status_code == 200, form.text
+        answer = session.post(
+            f"{self.url}/ERP5Site_login",
+            data={"_csrf": self.csrf(form.text), "__ac_name": user, "__ac_password": password,
+                  "came_from": self.url},
+            allow_redirects=False,
+        )
+        assert answer.status_code == 303, answer.text
+        return session
+
+    def add_user(self, name: str, roles: list[str], password: str = "pw-secret") -> None:
+        """Add a portal user through the standard user folder form."""
+        response = self.server.session().post(
+            f"{self.url}/acl_users/manage_users",
+            data={"submit": "Add", "name": name, "password": password, "confirm": password,
+                  "roles:list": roles},
+        )
+        assert response.status_code == 200, response.text
+
+    def run(self, code: str, reference: str = "ui-fixtures") -> dict:
+        """Run Python in the portal through the notebook endpoint (admin, Basic auth)."""
+        response = self.server.session().post(
+            f"{self.url}/Base_executeJupyter",
+            data={"python_expression": code, "reference": reference},
+        )
+        assert response.status_code == 200, response.text
+        reply = response.json()
+        assert reply["status"] == "ok", reply
+        return reply
+
+    @staticmethod
+    def wav(seconds: float = 1.0, rate: int = 8000, channels: int = 2) -> bytes:
+        """A PCM-16 WAV of sine tones."""
+        import io
+
+        import numpy as np
+        import soundfile
+
+        t = np.arange(int(seconds * rate)) / rate
+        data = np.stack([0.5 * np.sin(2 * np.pi * 220 * (c + 1) * t) for c in range(channels)], 1)
+        out = io.BytesIO()
+        soundfile.write(out, data, rate, format="WAV", subtype="PCM_16")
+        return out.getvalue()
+
+
+@pytest.fixture(scope="session")
+def ui(ui_server):
+    return UI(ui_server)

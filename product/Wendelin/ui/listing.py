@@ -11,16 +11,19 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
+from Products.ZCTextIndex.ParseTree import ParseError
+
 from .format import human_date, human_duration, human_size, iso_date
 
 #: Column name -> the catalog index it sorts on (ids are sequential: creation order).
+#: Dates sort on full-resolution field indexes (the date indexes keep minutes only).
 SORT_INDEXES = {
-    "id": "creation_date",
+    "id": "getCreationDate",
     "title": "title",
     "reference": "reference",
     "portal_type": "portal_type",
     "size": "getSize",
-    "modified": "modification_date",
+    "modified": "getModificationDate",
     "owner": "Creator",
 }
 COLUMNS = (
@@ -96,7 +99,7 @@ def text_query(search: str) -> str:
 def catalog_query(module: Any, params: ListingParams) -> dict[str, Any]:
     """The catalog query for one page of ``module``'s listing."""
     query: dict[str, Any] = {
-        "path": {"query": "/".join(module.getPhysicalPath()), "depth": 1},
+        "path": "/".join(module.getPhysicalPath()),
         "portal_type": module.getAllowedPortalTypeList(),
         "sort_on": SORT_INDEXES[params.sort],
         "sort_order": params.order,
@@ -146,7 +149,7 @@ def listing_page(module: Any, params: ListingParams) -> dict[str, Any]:
     error = ""
     try:
         results = catalog(**catalog_query(module, params))
-    except Exception as exc:  # a query the text index cannot parse: say so, list nothing
+    except ParseError as exc:  # a query the text index cannot parse: say so, list nothing
         error = f"Search not understood: {exc}"
         results = []
     total = getattr(results, "actual_result_count", None)
@@ -155,7 +158,11 @@ def listing_page(module: Any, params: ListingParams) -> dict[str, Any]:
     if start != params.start:
         params = replace(params, start=start - start % params.size)
         results = catalog(**catalog_query(module, params))
-    rows = [brain_row(brain) for brain in results[params.start:params.start + params.size]]
+    # ZCatalog returns only the requested batch when it sorts with b_start/b_size.
+    batch = results if len(results) <= params.size else results[
+        params.start:params.start + params.size
+    ]
+    rows = [brain_row(brain) for brain in batch]
     end = params.start + len(rows)
     previous_start = max(0, params.start - params.size)
     last_start = ((total - 1) // params.size) * params.size if total else 0
@@ -201,6 +208,6 @@ def recent_documents(portal: Any, limit: int = 8) -> list[dict[str, Any]]:
     for module in portal.getModuleList():
         types.extend(module.getAllowedPortalTypeList())
     results = portal.portal_catalog(
-        portal_type=types, sort_on="modification_date", sort_order="descending", limit=limit
+        portal_type=types, sort_on="getModificationDate", sort_order="descending", limit=limit
     )
     return [brain_row(brain) for brain in results[:limit]]
