@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test upgrade lint install clean-instance
+.PHONY: run test upgrade lint install clean-instance sample
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ run: $(STAMP)
 ## Re-apply the business templates to an existing site, keeping documents.
 upgrade: $(STAMP)
 	$(BIN)/wendelin upgrade
+
+## Generate the tutorial's sample recording and upload it to the running site.
+sample: $(STAMP)
+	$(BIN)/python bt5/erp5_wendelin_tutorial/sample/upload_sample.py
 
 ## Install what the tests need and run every test.
 test: $(STAMP)

@@ -126,3 +126,15 @@ def test_failing_operation_rolls_back_its_work_and_is_recorded(portal):
         run.raise_for_status()
     with pytest.raises(OperationFailedError, match="reads 'Data Stream' documents"):
         operation.execute(portal.data_array_module.newContent())
+
+
+def test_tutorial_notebook_is_shipped_as_a_data_notebook(portal):
+    notebook = portal.portal_catalog.getResultValue(
+        portal_type="Data Notebook", reference="wendelin-tutorial"
+    )
+    assert notebook is not None and notebook.hasIpynb()
+    ipynb = notebook.getIpynb()
+    assert ipynb["metadata"]["kernelspec"]["name"] == "erp5"
+    sources = [cell["source"] for cell in ipynb["cells"]]
+    assert any("DataStream_extractChannel" in source for source in sources)
+    assert any("class BigFileReader" in source for source in sources)

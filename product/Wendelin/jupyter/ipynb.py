@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import nbformat
+from nbformat.v4.rwbase import rejoin_lines
 
 from ..errors import WendelinError
 
@@ -17,7 +18,10 @@ class NotebookFormatError(WendelinError, ValueError):
 
 
 def normalise(content: Any, reference: str) -> dict[str, Any]:
-    """Validate nbformat-4 content; return a copy with the ERP5 kernelspec and reference."""
+    """Validate nbformat-4 content; return a copy with the ERP5 kernelspec and reference.
+
+    Multi-line sources and outputs stored as lists of lines are joined into strings.
+    """
     if not isinstance(content, dict):
         raise NotebookFormatError(f"a notebook is a JSON object, not {type(content).__name__}")
     if content.get("nbformat") != 4:
@@ -25,7 +29,7 @@ def normalise(content: Any, reference: str) -> dict[str, Any]:
             f"only nbformat 4 notebooks are stored, got nbformat={content.get('nbformat')!r}"
         )
     try:
-        node = nbformat.from_dict(copy.deepcopy(content))
+        node = rejoin_lines(nbformat.from_dict(copy.deepcopy(content)))
         nbformat.validate(node)
     except nbformat.ValidationError as error:
         message = str(error).splitlines()[0]

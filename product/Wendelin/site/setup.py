@@ -7,6 +7,7 @@ definitions (tools, roles, types, skins, indexes, modules) and never removes doc
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -136,12 +137,15 @@ def _create_documents(site: WendelinSite, template: BusinessTemplate) -> None:
     try:
         for entry in template.documents:
             module = site._getOb(entry["module"])
-            properties = {k: v for k, v in entry.items() if k not in ("module", "portal_type")}
+            skip = ("module", "portal_type", "ipynb_file")
+            properties = {k: v for k, v in entry.items() if k not in skip}
             found = site.portal_catalog.unrestrictedSearchResults(
                 portal_type=entry["portal_type"], reference=entry["reference"]
             )
             if not found:
-                module.newContent(portal_type=entry["portal_type"], **properties)
+                document = module.newContent(portal_type=entry["portal_type"], **properties)
+                if "ipynb_file" in entry:  # a shipped notebook's content
+                    document.setIpynb(json.loads((template.path / entry["ipynb_file"]).read_text()))
     finally:
         setSecurityManager(previous)
 
