@@ -20,7 +20,8 @@ from .client import (
     TLSFailure,
     Unreachable,
 )
-from .magics import ACTIONS, SETTERS, KernelSettings, split_magics
+from .magics import ACTIONS, SETTERS, KernelSettings, reference_from_session, split_magics
+from .notebook_path import current_notebook_path, kernel_id_of
 from .protocol import Output, execute, outputs_from_reply, reference_exists
 
 #: What to change for each kind of failure, appended to its message.
@@ -69,6 +70,8 @@ class Erp5Kernel(Kernel):
         self.settings = KernelSettings.from_environ()
         #: Whether the notebook reference existed on the server at the last handshake.
         self.reference_existed = False
+        #: Jupyter's id for this kernel, to find which notebook it is open for now.
+        self.kernel_id = kernel_id_of(getattr(self.parent, "connection_file", None))
 
     async def do_execute(  # type: ignore[override]
         self,
@@ -124,6 +127,7 @@ class Erp5Kernel(Kernel):
                     assert name in ACTIONS
                     outputs += self.my_notebooks()
             if rest:
+                outputs += self.follow_notebook()
                 connection = self.connect()
                 reply = execute(
                     connection, rest, self.settings.reference, self.settings.title, store_history
@@ -136,6 +140,17 @@ class Erp5Kernel(Kernel):
                 self.settings.connected = False
             outputs.append(error_output(exc))
         return outputs
+
+    def follow_notebook(self) -> list[Output]:
+        """After the notebook was renamed in Jupyter, use the reference of its new name."""
+        if not self.settings.follows_notebook:
+            return []
+        reference = reference_from_session(current_notebook_path(self.kernel_id))
+        if not reference or reference == self.settings.reference:
+            return []
+        self.settings.reference = reference
+        self.settings.connected = False
+        return [stream(f"The notebook was renamed: its reference is now {reference!r}.")]
 
     def connect(self) -> Connection:
         """Return the connection, doing ERP5's handshake first when settings changed.

@@ -33,15 +33,17 @@ def resolve_token(var: Path) -> str:
     """Return the Jupyter token stored in ``var``, creating it (mode 0600) on first use."""
     path = Path(var) / TOKEN_FILE
     if path.exists():
-        token = path.read_text().strip()
-        if token:
-            return token
-        path.unlink()
+        text = path.read_text()
+        if text.strip() == text and text:
+            return text
+        path.unlink()  # empty, or edited by hand: Jupyter reads the file as it is
+        token = text.strip() or secrets.token_hex(24)
+    else:
+        token = secrets.token_hex(24)
     path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_hex(24)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as stream:
-        stream.write(token + "\n")
+        stream.write(token)
     return token
 
 
@@ -129,10 +131,11 @@ class JupyterProcess:
         return self.process.returncode
 
 
-def jupyter_command(
-    python: str, host: str, port: int, token: str, root: Path, notary_db: Path
-) -> list[str]:
-    """The command line starting Notebook 7 with the ERP5 kernel and contents manager."""
+def jupyter_command(python: str, host: str, port: int, root: Path, notary_db: Path) -> list[str]:
+    """The command line starting Notebook 7 with the ERP5 kernel and contents manager.
+
+    The token is not on it (command lines are public): Jupyter reads JUPYTER_TOKEN_FILE.
+    """
     as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     return [
         python,
@@ -144,7 +147,6 @@ def jupyter_command(
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
         f"--ServerApp.root_dir={root}",
-        f"--IdentityProvider.token={token}",
         "--ServerApp.contents_manager_class=erp5_kernel.contents.Erp5ContentsManager",
         "--MappingKernelManager.default_kernel_name=erp5",
         f"--NotebookNotary.db_file={notary_db}",
@@ -171,7 +173,8 @@ def start_jupyter(
     write_kernelspec(share / "kernels", python)
     token = resolve_token(var)
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k not in ("JUPYTER_TOKEN", "JPY_SESSION_NAME")},
+        "JUPYTER_TOKEN_FILE": str(var / TOKEN_FILE),
         "ERP5_URL": site_url,
         "ERP5_USER": user,
         "ERP5_PASSWORD": password,
@@ -181,7 +184,7 @@ def start_jupyter(
     log_path = var / "log" / "jupyter.log"
     log_file = open(log_path, "ab")  # noqa: SIM115 - closed by JupyterProcess.stop
     process = subprocess.Popen(
-        jupyter_command(python, host, port, token, root, home / "nbsignatures.db"),
+        jupyter_command(python, host, port, root, home / "nbsignatures.db"),
         env=env,
         cwd=root,
         stdin=subprocess.DEVNULL,

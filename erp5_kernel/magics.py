@@ -58,6 +58,8 @@ class KernelSettings:
     verify: bool | str = True
     reference: str | None = None
     title: str | None = None
+    #: The reference follows the notebook's name in Jupyter (until a magic sets one).
+    follows_notebook: bool = False
     #: True once the check/empty-request handshake succeeded for these settings.
     connected: bool = False
     #: Problems with the environment's defaults, shown with the first cell's output.
@@ -75,6 +77,7 @@ class KernelSettings:
             password=env.get("ERP5_PASSWORD") or None,
             reference=reference_from_session(env.get("JPY_SESSION_NAME")),
         )
+        settings.follows_notebook = settings.reference is not None
         url = env.get("ERP5_URL", "").strip()
         try:
             settings.url = normalize_url(url) if url else None
@@ -132,6 +135,7 @@ class KernelSettings:
         if "/" in value or "\\" in value:
             raise MagicError(f"A notebook reference cannot contain a slash: {value!r}")
         self.reference = value
+        self.follows_notebook = False
         return f"Notebook reference set to {value!r}."
 
     def describe(self) -> str:

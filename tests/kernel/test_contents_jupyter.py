@@ -187,14 +187,12 @@ def test_checkpoint_create_and_restore(api):
     assert without_volatile(content) == without_volatile(original)
 
 
-def test_opened_notebook_kernel_uses_its_reference(site, jupyter, api):
+def test_opened_notebook_kernel_uses_its_reference_even_after_a_rename(site, jupyter, api):
     put(api, "contents-session.ipynb", nbformat.v4.new_notebook())
     session = jupyter.session()
     specs = session.get(f"{jupyter.base_url}api/kernelspecs").json()
-    assert (
-        specs["default"] == "erp5"
-        and specs["kernelspecs"]["erp5"]["spec"]["display_name"] == "ERP5"
-    )
+    assert specs["default"] == "erp5"
+    assert specs["kernelspecs"]["erp5"]["spec"]["display_name"] == "ERP5"
     # what the notebook front end posts when it opens a notebook (default kernel)
     created = session.post(
         f"{jupyter.base_url}api/sessions",
@@ -205,6 +203,7 @@ def test_opened_notebook_kernel_uses_its_reference(site, jupyter, api):
         },
     )
     assert created.status_code == 201, created.text
+    session_url = f"{jupyter.base_url}api/sessions/{created.json()['id']}"
     kernel_id = created.json()["kernel"]["id"]
     assert created.json()["kernel"]["name"] == "erp5"
     client = BlockingKernelClient()
@@ -214,18 +213,33 @@ def test_opened_notebook_kernel_uses_its_reference(site, jupyter, api):
         client.wait_for_ready(timeout=60)
         reply = client.execute_interactive("marker = 'set from Jupyter'", timeout=60)
         assert reply["content"]["status"] == "ok"
+        answer = (
+            site.session()
+            .post(
+                f"{site.url}/Base_executeJupyter",
+                data={"python_expression": "marker", "reference": "contents-session"},
+            )
+            .json()
+        )
+        assert answer["displayhook_result"]["data"]["text/plain"] == "'set from Jupyter'"
+        # renaming in the front end: the file, then the session's path
+        assert api.patch("contents-session.ipynb", json={"path": "contents-moved.ipynb"}).ok
+        moved = {"path": "contents-moved.ipynb", "name": "contents-moved.ipynb"}
+        assert session.patch(session_url, json=moved).ok
+        outputs = []
+        reply = client.execute_interactive(
+            "marker", output_hook=lambda msg: outputs.append(msg), timeout=60
+        )
+        assert reply["content"]["status"] == "ok"
+        texts = [m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream"]
+        assert "its reference is now 'contents-moved'" in "".join(texts)
+        results = [m["content"] for m in outputs if m["msg_type"] == "execute_result"]
+        assert results[0]["data"]["text/plain"] == "'set from Jupyter'"
     finally:
         client.stop_channels()
-        session.delete(f"{jupyter.base_url}api/sessions/{created.json()['id']}")
-    answer = (
-        site.session()
-        .post(
-            f"{site.url}/Base_executeJupyter",
-            data={"python_expression": "marker", "reference": "contents-session"},
-        )
-        .json()
-    )
-    assert answer["displayhook_result"]["data"]["text/plain"] == "'set from Jupyter'"
+        session.delete(session_url)
+    names = {item["name"] for item in api.get().json()["content"]}
+    assert "contents-moved.ipynb" in names and "contents-session.ipynb" not in names
 
 
 def test_portal_refusing_jupyter_is_a_clear_error(site, tmp_path):

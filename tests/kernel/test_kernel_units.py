@@ -146,6 +146,7 @@ def test_install_writes_the_erp5_kernelspec(tmp_path, capsys):
 def test_jupyter_token_is_generated_once_and_private(tmp_path):
     token = resolve_token(tmp_path)
     assert len(token) >= 32 and resolve_token(tmp_path) == token
+    assert (tmp_path / "jupyter-token").read_text() == token  # Jupyter reads it as it is
     assert stat.S_IMODE((tmp_path / "jupyter-token").stat().st_mode) == 0o600
 
 

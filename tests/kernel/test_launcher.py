@@ -44,6 +44,7 @@ def test_banner_token_and_clean_stop(tmp_path):
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
         assert f"(token stored in {token_file})" in "".join(server.output)
         assert requests.get(f"{jupyter.base_url}api/contents").status_code == 403  # no token
+        assert pids_with(jupyter.token) == []  # not on any command line
         (info,) = jupyter.runtime_dir.glob("jpserver-*.json")
         jupyter_pid = json.loads(info.read_text())["pid"]
         started = jupyter.session().post(
