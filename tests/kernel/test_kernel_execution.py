@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 
 from kernel_helpers import PASSWORD, Server, add_user, free_port
 
@@ -130,3 +131,15 @@ def test_malformed_environment_is_reported_not_fatal(site_kernel):
     assert "ERP5_URL ignored" in first.stream("stderr") and "'nonsense'" in first.stream("stderr")
     assert first.error["ename"] == "ERP5ConfigurationError" and "%erp5_url" in first.error["evalue"]
     assert kernel.run("1").stream("stderr") == ""  # said once
+
+
+def test_interrupt_stops_waiting_and_keeps_the_kernel(site_kernel):
+    kernel = site_kernel("kernel-interrupt")
+    msg_id = kernel.client.execute("import time\ntime.sleep(4)\n'slept'")
+    time.sleep(1.5)  # the cell is running on the server
+    kernel.manager.interrupt_kernel()
+    reply = kernel.client.get_shell_msg(timeout=30)
+    assert reply["parent_header"]["msg_id"] == msg_id
+    assert (reply["content"]["status"], reply["content"]["ename"]) == ("error", "KeyboardInterrupt")
+    assert "may still run" in reply["content"]["evalue"]
+    assert kernel.run("'alive'").result == "'alive'"
