@@ -29,6 +29,7 @@ sample: $(STAMP)
 
 ## Install what the tests need and run every test.
 test: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -37,6 +37,8 @@ ALLOWED_ATTRIBUTES = {
 }
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/svg+xml")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: Script and style elements are dropped with their content (bleach would keep the text).
+_SCRIPTS = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.S | re.I)
 _cleaner = bleach.Cleaner(
     tags=ALLOWED_TAGS,
     attributes=ALLOWED_ATTRIBUTES,
@@ -48,7 +50,7 @@ _cleaner = bleach.Cleaner(
 
 def sanitize_html(markup: str) -> str:
     """``markup`` with only allow-listed tags and attributes; data URLs only for images."""
-    cleaned = _cleaner.clean(markup)
+    cleaned = _cleaner.clean(_SCRIPTS.sub("", markup))
     # bleach allows the data: protocol on every URL attribute; keep it for <img> only.
     return re.sub(r'(<a\b[^>]*?)\shref="data:[^"]*"', r"\1", cleaned)
 

@@ -77,8 +77,18 @@ class BaseView(Implicit):
     template = "Base_view"
 
     def __init__(self, context: Any, request: Any) -> None:
-        self.context = context
-        self.request = request
+        # Kept in tuples: acquisition would otherwise rewrap them in the view.
+        self._context = (context,)
+        self._request = (request,)
+
+    @property
+    def context(self) -> Any:
+        """The object the page is about, in its own acquisition context."""
+        return self._context[0]
+
+    @property
+    def request(self) -> Any:
+        return self._request[0]
 
     def _can(self, permission: str) -> bool:
         return bool(getSecurityManager().checkPermission(permission, self.context))
@@ -88,7 +98,7 @@ class BaseView(Implicit):
         """The facts every document page shows."""
         doc = self.context
         created, modified = doc.getCreationDate(), doc.getModificationDate()
-        module = doc.aq_parent
+        module = aq_parent(doc)
         return {
             "id": doc.getId(),
             "title": doc.getTitle() or doc.getId(),

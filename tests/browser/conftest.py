@@ -1,0 +1,135 @@
+"""Browser tests: Debian's Chromium driven by Playwright against a real Wendelin server."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+import soundfile
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+def _functional_server_module():
+    """The functional tests' ``Server`` helper, loaded under a name of its own."""
+    path = Path(__file__).parents[1] / "functional" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("wendelin_functional_server", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_server = _functional_server_module()
+PASSWORD = _server.PASSWORD
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    srv = _server.Server(tmp_path_factory.mktemp("browser-instance"), {"WENDELIN_JUPYTER": "0"})
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is needed: make test installs it"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.set_default_timeout(20000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def login(page, live_server):
+    """Log ``page`` in through the form (as the administrator unless told otherwise)."""
+
+    def do(user: str = "zope", password: str = PASSWORD):
+        page.goto(live_server.url)
+        page.fill("input[name=__ac_name]", user)
+        page.fill("input[name=__ac_password]", password)
+        page.click("button:has-text('Log in')")
+        page.wait_for_selector(".username")
+        return page
+
+    return do
+
+
+def wav_bytes(seconds: float = 1.5, rate: int = 8000, channels: int = 2) -> bytes:
+    """A PCM-16 WAV of sine tones (a chord, so the waveform has something to show)."""
+    t = np.arange(int(seconds * rate)) / rate
+    data = np.stack(
+        [0.45 * np.sin(2 * np.pi * 220 * (c + 1) * t) * (0.5 + 0.5 * np.sin(2 * np.pi * t))
+         for c in range(channels)], 1,
+    )
+    out = io.BytesIO()
+    soundfile.write(out, data, rate, format="WAV", subtype="PCM_16")
+    return out.getvalue()
+
+
+@pytest.fixture(scope="session")
+def fixtures(live_server):
+    """Documents of every type, made over HTTP as a script would (Basic auth)."""
+    admin = requests.Session()
+    admin.auth = ("zope", PASSWORD)
+    url = live_server.url
+
+    def run(code: str, reference: str) -> None:
+        reply = admin.post(f"{url}/Base_executeJupyter",
+                           data={"python_expression": code, "reference": reference}).json()
+        assert reply["status"] == "ok", reply
+
+    run(
+        "import numpy as np\n"
+        "a = context.data_array_module.newContent(reference='sine-1d', title='Sine wave')\n"
+        "a.initArray((200000,), 'float32')\n"
+        "x = np.linspace(0, 40 * np.pi, 200000)\n"
+        "a.getArray()[:] = (np.sin(x) * np.exp(-x / 80)).astype('float32')\n",
+        "browser-setup",
+    )
+    run("import math\nprint('square root of two:', math.sqrt(2))", "browser-notebook")
+    run("class Shown:\n    def _repr_html_(self):\n"
+        "        return '<table><tr><th>k</th><td>v</td></tr></table><script>bad()</script>'\n"
+        "Shown()", "browser-notebook")
+
+    def create(module: str, **properties) -> dict:
+        response = admin.post(f"{url}/{module}/newContentFromJSON", data=json.dumps(properties),
+                              headers={"Content-Type": "application/json"})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    for i in range(27):
+        create("data_operation_module", title=f"Operation {i:02d}", reference=f"op-{i:02d}",
+               description=f"Operation tagged tag{i:02d}x for searches.",
+               script_id=f"DataArray_step{i % 3}", parameter_dict={"rank": i})
+    image = create("image_module", title="Spectrum plot", reference="spectrum.png")
+    return {"image": image, "admin": admin}
