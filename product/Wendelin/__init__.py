@@ -29,7 +29,9 @@ def initialize(context) -> None:
         return
     _initialized = True
     from . import permissions  # noqa: F401  (declares the Wendelin permissions)
+    from .bigdata.security import declare_restricted_access
     from .restricted import declare_public_api
 
     declare_public_api()
+    declare_restricted_access()
     register_skin_directories()

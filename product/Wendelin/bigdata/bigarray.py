@@ -14,7 +14,6 @@ same blocks in the same transaction may show through; take a new view after writ
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -70,6 +69,27 @@ def _bounds(rows: range) -> tuple[int, int]:
 def _take_range(value: np.ndarray, axis: int, begin: int, end: int) -> np.ndarray:
     """``value[begin:end]`` along ``axis``, as a view."""
     return value[(slice(None),) * axis + (slice(begin, end),)]
+
+
+class BlockIterator:
+    """Iterator of :meth:`ZBigArray.iterblocks`: ``(start, stop, view)``, each block mapped
+    when reached (a named type, so restricted Python can be allowed to iterate it)."""
+
+    def __init__(self, array: ZBigArray) -> None:
+        self._array = array
+        self._n = array._shape[array._major]
+        self._step = array.rows_per_block()
+        self._start = 0
+
+    def __iter__(self) -> BlockIterator:
+        return self
+
+    def __next__(self) -> tuple[int, int, np.ndarray]:
+        start = self._start
+        if start >= self._n:
+            raise StopIteration
+        stop = self._start = min(start + self._step, self._n)
+        return start, stop, self._array._view(start, stop)
 
 
 class ZBigArray(Persistent):
@@ -308,12 +328,9 @@ class ZBigArray(Persistent):
     def rows_per_block(self) -> int:
         return max(1, self.blksize // max(1, self._rowbytes))
 
-    def iterblocks(self) -> Iterator[tuple[int, int, np.ndarray]]:
+    def iterblocks(self) -> BlockIterator:
         """``(start, stop, view)`` runs along the major axis, one storage block each."""
-        n, step = self._shape[self._major], self.rows_per_block()
-        for start in range(0, n, step):
-            stop = min(start + step, n)
-            yield start, stop, self._view(start, stop)
+        return BlockIterator(self)
 
     def to_dask(self):
         """A dask array over this array, chunked along blocks."""

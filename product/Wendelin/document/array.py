@@ -48,9 +48,35 @@ class DataArray(WendelinDocument):
     @security.protected(ModifyPortalContent)
     @zpublish(False)
     def initArray(self, shape: Any, dtype: Any) -> ZBigArray:
-        """Create (or replace) the stored array; returns it. Saved on commit."""
-        self._array = ZBigArray(shape, dtype)
-        return self._array
+        """Create (or replace) the stored array; returns it. Saved on commit, reindexed now.
+
+        Writes straight to the returned array are not seen by the catalog until the
+        document is reindexed; :meth:`setArraySlice` and :meth:`appendArray` do it.
+        """
+        array = ZBigArray(shape, dtype)
+        if self._p_jar is not None:
+            # Attached now, so the blocks of a large first write spill to the blob directory.
+            self._p_jar.add(array)
+            self._p_jar.add(array._file)
+        self._array = array
+        self.reindexObject()
+        return array
+
+    @security.protected(ModifyPortalContent)
+    @zpublish(False)
+    def setArraySlice(self, start: int, end: int, values: Any) -> None:
+        """``array[start:end] = values`` (numpy broadcasting), then reindex (size, date)."""
+        self._require()[start:end] = values
+        self.reindexObject()
+
+    @security.protected(ModifyPortalContent)
+    @zpublish(False)
+    def appendArray(self, values: Any) -> tuple[int, ...]:
+        """Append ``values`` along the major axis; returns the new shape (reindexed)."""
+        array = self._require()
+        array.append(values)
+        self.reindexObject()
+        return array.shape
 
     @security.protected(View)
     def getArray(self) -> ZBigArray | None:

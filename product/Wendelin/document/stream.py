@@ -38,6 +38,8 @@ class DataStream(WendelinDocument):
     def _getFile(self, create: bool = False) -> ZBigFile | None:
         if self._file is None and create:
             self._file = ZBigFile()
+            if self._p_jar is not None:
+                self._p_jar.add(self._file)  # its blocks then spill to the blob directory
         return self._file
 
     @security.protected(View)
@@ -57,18 +59,20 @@ class DataStream(WendelinDocument):
     @security.protected(ModifyPortalContent)
     @zpublish(False)
     def appendData(self, data) -> int:
-        """Append ``data`` at the end; returns the new size."""
+        """Append ``data`` at the end; returns the new size (reindexed: size, date)."""
         self._getFile(create=True).append(data)
+        self.reindexObject()
         return self.getSize()
 
     @security.protected(ModifyPortalContent)
     @zpublish(False)
     def setData(self, data) -> None:
-        """Replace the whole content."""
+        """Replace the whole content (reindexed: size, date)."""
         bigfile = self._getFile(create=True)
         bigfile.truncate(0)
         if data:
             bigfile.write(0, data)
+        self.reindexObject()
 
     @security.protected(View)
     def iterate(
