@@ -63,10 +63,83 @@ def _columns(total: int, rows: int) -> int:
     return max(1, min(total, work_bytes(2) // (rows * COMPLEX.itemsize * BLOCK_COPIES)))
 
 
-def _twiddles(k2: np.ndarray, n1: np.ndarray, n: int) -> np.ndarray:
-    """``exp(-2 pi i k2 n1 / n)`` with the product reduced modulo n (exact in integers)."""
-    phase = np.multiply.outer(k2, n1) % n
-    return np.exp(phase * (-2j * np.pi / n))
+def _twiddles(n1: np.ndarray, n2: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Factors of ``exp(-2 pi i n1 k2 / n)`` for k2 = a * B + b: ``(W^(n1 a B), W^(n1 b))``.
+
+    Two small tables whose product gives every twiddle with two roundings only, instead
+    of evaluating ``exp`` n1 x n2 times; products are reduced modulo n in integers.
+    """
+    width = math.isqrt(n2 - 1) + 1 if n2 > 1 else 1
+    a = np.arange(-(-n2 // width)) * width
+    b = np.arange(width)
+    scale = -2j * np.pi / n
+    high = np.exp((np.multiply.outer(n1, a) % n) * scale)  # (w, A)
+    low = np.exp((np.multiply.outer(n1, b) % n) * scale)  # (w, B)
+    return high, low
+
+
+def _apply_twiddles(block: np.ndarray, n1: np.ndarray, n: int) -> None:
+    """``block[i, k2] *= exp(-2 pi i n1[i] k2 / n)`` in place, for a (w, n2) block."""
+    rows, n2 = block.shape
+    high, low = _twiddles(n1, n2, n)
+    width = low.shape[1]
+    whole = (n2 // width) * width
+    head = block[:, :whole].reshape(rows, -1, width)
+    head *= high[:, : head.shape[1], None]
+    head *= low[:, None, :]
+    if whole < n2:
+        block[:, whole:] *= high[:, -1:] * low[:, : n2 - whole]
+
+
+def _rows_of_columns(matrix: np.ndarray, c0: int, c1: int) -> np.ndarray:
+    """Columns ``[c0, c1)`` of a (mapped) matrix as contiguous complex rows (transposed)."""
+    return np.array(matrix[:, c0:c1].T, dtype=COMPLEX, order="C")
+
+
+class _ScratchSpectrum:
+    """The complex FFT of a mapped 1-D array, computed into scratch files by passes 1-2.
+
+    ``read(a, b)`` gives bins ``[a, b)`` (pass 3): a strided read of the last scratch
+    matrix, whose column k1 holds bins ``[N2 k1, N2 (k1 + 1))``.
+    """
+
+    def __init__(self, x: np.ndarray, scratch: str) -> None:
+        n = self.n = len(x)
+        n1, n2 = self.n1, self.n2 = factor(n)
+        matrix = x.reshape(n2, n1)  # matrix[n2, n1] = x[n1 + N1 * n2]
+        # Scratch matrices are written sequentially with write() and read back through
+        # read-only maps for the strided reads: no dirty pages of a shared mapping.
+        t_path, z_path = os.path.join(scratch, "t"), os.path.join(scratch, "z")
+        step = _columns(n1, n2)
+        with open(t_path, "wb") as t_file:
+            for c0 in range(0, n1, step):  # pass 1: t[n1, k2] = twiddled FFT over n2
+                c1 = min(c0 + step, n1)
+                block = scipy.fft.fft(_rows_of_columns(matrix, c0, c1), axis=1, overwrite_x=True)
+                _apply_twiddles(block, np.arange(c0, c1), n)
+                t_file.write(memoryview(block))
+                del block
+        t = np.memmap(t_path, COMPLEX, "r", shape=(n1, n2))
+        step = _columns(n2, n1)
+        with open(z_path, "wb") as z_file:
+            for k0 in range(0, n2, step):  # pass 2: z[k2, k1] = FFT over n1
+                k1 = min(k0 + step, n2)
+                block = scipy.fft.fft(_rows_of_columns(t, k0, k1), axis=1, overwrite_x=True)
+                z_file.write(memoryview(block))
+                del block
+        del t
+        self.z = np.memmap(z_path, COMPLEX, "r", shape=(n2, n1))
+
+    def block_length(self) -> int:
+        """Bins per read that keep a block of work within its share of the budget."""
+        return max(1, _columns(self.n1, self.n2) // 2) * self.n2
+
+    def read(self, a: int, b: int) -> np.ndarray:
+        """Bins ``[a, b)`` in memory."""
+        if b <= a:
+            return np.zeros(0, COMPLEX)
+        r0, r1 = a // self.n2, (b - 1) // self.n2 + 1
+        values = _rows_of_columns(self.z, r0, r1).reshape(-1)
+        return values[a - r0 * self.n2 : b - r0 * self.n2]
 
 
 def fft_out_of_core(
@@ -76,38 +149,47 @@ def fft_out_of_core(
     scratch_dir: str | None = None,
 ) -> None:
     """Complex FFT of the 1-D (mapped) array ``x``; ``write(start, values)`` the first bins."""
-    n = len(x)
-    out_length = n if out_length is None else out_length
-    n1, n2 = factor(n)
-    matrix = x.reshape(n2, n1)  # matrix[n2, n1] = x[n1 + N1 * n2]
+    out_length = len(x) if out_length is None else out_length
     with tempfile.TemporaryDirectory(prefix="wendelin-fft-", dir=scratch_dir) as scratch:
-        t = np.memmap(os.path.join(scratch, "t"), COMPLEX, "w+", shape=(n1, n2))
-        z = np.memmap(os.path.join(scratch, "z"), COMPLEX, "w+", shape=(n2, n1))
-        k2_all = np.arange(n2)
-        step = _columns(n1, n2)
-        for c0 in range(0, n1, step):  # pass 1: columns n1 in [c0, c1)
-            c1 = min(c0 + step, n1)
-            block = scipy.fft.fft(np.asarray(matrix[:, c0:c1], dtype=COMPLEX), axis=0)
-            block *= _twiddles(k2_all, np.arange(c0, c1), n)
-            t[c0:c1] = block.T
-            del block
-        t.flush()
-        step = _columns(n2, n1)
-        for k0 in range(0, n2, step):  # pass 2: columns k2 in [k0, k1)
-            k1 = min(k0 + step, n2)
-            block = scipy.fft.fft(np.asarray(t[:, k0:k1]), axis=0, overwrite_x=True)
-            z[k0:k1] = block.T
-            del block
-        z.flush()
-        del t
-        rows_needed = min(n1, -(-out_length // n2))
-        step = _columns(rows_needed, n2)
-        for r0 in range(0, rows_needed, step):  # pass 3: X[N2 r : N2 (r+1)] = z[:, r]
-            r1 = min(r0 + step, rows_needed)
-            values = np.ascontiguousarray(z[:, r0:r1].T).reshape(-1)
-            start = r0 * n2
-            write(start, values[: max(0, min(len(values), out_length - start))])
-        del z
+        spectrum = _ScratchSpectrum(x, scratch)
+        step = spectrum.block_length()
+        for start in range(0, out_length, step):
+            write(start, spectrum.read(start, min(start + step, out_length)))
+        del spectrum
+
+
+def rfft_out_of_core(
+    x: np.ndarray, write: Callable[[int, np.ndarray], None], scratch_dir: str | None = None
+) -> None:
+    """Real FFT (``n // 2 + 1`` bins) of a float64 1-D (mapped) array, out of core.
+
+    For even n the samples are read as n/2 complex numbers ``x[2m] + i x[2m+1]`` (a view,
+    no copy), transformed, and each bin k is rebuilt from Z[k] and Z[n/2 - k]: half the
+    work and scratch of a complex transform. Odd n falls back to the complex transform.
+    """
+    n = len(x)
+    if n % 2 or n < 4:
+        fft_out_of_core(np.asarray(x, dtype=np.float64), write, n // 2 + 1, scratch_dir)
+        return
+    m = n // 2
+    packed = np.ascontiguousarray(x, dtype=np.float64).view(COMPLEX)
+    with tempfile.TemporaryDirectory(prefix="wendelin-rfft-", dir=scratch_dir) as scratch:
+        spectrum = _ScratchSpectrum(packed, scratch)
+        step = spectrum.block_length()
+        for a in range(0, m + 1, step):
+            b = min(a + step, m + 1)
+            direct = spectrum.read(a, min(b, m))
+            if b == m + 1:  # Z[m] is Z[0]
+                direct = np.concatenate([direct, spectrum.read(0, 1)])
+            if a == 0:  # bin 0 mirrors Z[m] = Z[0]; bins 1.. mirror Z[m-1], Z[m-2]...
+                mirror = np.concatenate([spectrum.read(0, 1), spectrum.read(m - b + 1, m)[::-1]])
+            else:
+                mirror = spectrum.read(m - b + 1, m - a + 1)[::-1]
+            mirror = np.conj(mirror)
+            k = np.arange(a, b)
+            twiddle = np.exp(k * (-2j * np.pi / n))
+            write(a, 0.5 * (direct + mirror) - 0.5j * twiddle * (direct - mirror))
+        del spectrum
 
 
 def rfft_into(source: Any, target: Any, force_out_of_core: bool = False) -> str:
@@ -119,15 +201,18 @@ def rfft_into(source: Any, target: Any, force_out_of_core: bool = False) -> str:
     bins = n // 2 + 1
     if len(target) != bins:
         raise ValueError(f"the spectrum of {n} samples has {bins} bins, target has {len(target)}")
+    signal = source[:]
+    if np.iscomplexobj(signal):
+        raise ValueError("rfft_into needs a real signal; use fft_out_of_core for complex ones")
     if not force_out_of_core and fits_in_memory(n):
-        target[:] = scipy.fft.rfft(np.asarray(source[:], dtype=np.float64))
+        target[:] = scipy.fft.rfft(np.asarray(signal, dtype=np.float64))
         return "memory"
 
     def write(start: int, values: np.ndarray) -> None:
         if len(values):
             target[start : start + len(values)] = values
 
-    fft_out_of_core(source[:], write, out_length=bins)
+    rfft_out_of_core(signal, write)
     return "out-of-core"
 
 
