@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -196,6 +197,17 @@ def start_jupyter(
     return JupyterProcess(process, token, host, runtime, log_path, _log_file=log_file)
 
 
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a server could listen on ``host:port`` now (checked before starting Jupyter)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def start_for_site(
     site_url: str, user: str, password: str, var: Path, port: int, timeout: float = 60
 ) -> tuple[JupyterProcess | None, str]:
@@ -203,6 +215,8 @@ def start_for_site(
 
     A Jupyter that does not start never stops the site: the line says why instead.
     """
+    if port and not port_is_free("127.0.0.1", port):
+        return None, f"  jupyter:  not started: port {port} is in use (WENDELIN_JUPYTER_PORT)"
     try:
         jupyter = start_jupyter(site_url, user, password, var, port=port)
     except OSError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import time
 
-from kernel_helpers import PASSWORD, Server, add_user, free_port
+from kernel_helpers import PASSWORD, Server, add_user, banner_line, free_port
 
 
 def test_environment_defaults_need_no_magics(site_kernel):
@@ -111,6 +111,10 @@ def test_variables_persist_across_a_server_restart(tmp_path, start_kernel):
     server = Server(tmp_path / "restart-instance", {"WENDELIN_JUPYTER": "0"})
     server.start()
     try:
+        # WENDELIN_JUPYTER=0: no Jupyter at all
+        banner_line(server, "Press Ctrl-C to stop.")
+        assert "jupyter:" not in "".join(server.output)
+        assert not (tmp_path / "restart-instance" / "var" / "jupyter").exists()
         kernel = start_kernel(
             ERP5_URL=server.url,
             ERP5_USER="zope",

@@ -7,8 +7,11 @@ import socket
 import stat
 from pathlib import Path
 
+import pytest
 import requests
 from kernel_helpers import Server, banner_line, jupyter_of
+
+from erp5_kernel.launcher import JupyterStartError, start_jupyter
 
 
 def alive(pid: int) -> bool:
@@ -72,19 +75,23 @@ def test_jupyter_that_cannot_start_does_not_stop_the_site(tmp_path):
         server.start()
         try:
             line = banner_line(server, r"\s+jupyter:\s+not started: (.*)").group(1)
-            assert line.startswith("Jupyter exited with status 1")
-            assert str(tmp_path / "instance" / "var" / "log" / "jupyter.log") in line
+            assert line == f"port {port} is in use (WENDELIN_JUPYTER_PORT)"
             assert server.session().get(server.url).status_code == 200
         finally:
             assert server.stop() == 0
 
 
-def test_jupyter_switched_off(tmp_path):
-    server = Server(tmp_path / "instance", {"WENDELIN_JUPYTER": "0"})
-    server.start()
+def test_jupyter_that_exits_is_reported_with_its_log(tmp_path):
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\necho 'cannot start: boom'\nexit 3\n")
+    fake.chmod(0o755)
+    jupyter = start_jupyter("http://127.0.0.1:1/erp5", "u", "p", tmp_path / "var", python=str(fake))
     try:
-        assert server.session().get(server.url).status_code == 200
-        assert "jupyter:" not in "".join(server.output)
-        assert not (tmp_path / "instance" / "var" / "jupyter").exists()
+        with pytest.raises(JupyterStartError) as raised:
+            jupyter.wait_ready(timeout=20)
     finally:
-        server.stop()
+        jupyter.stop()
+    message = str(raised.value)
+    assert message.startswith("Jupyter exited with status 3; see ")
+    assert str(tmp_path / "var" / "log" / "jupyter.log") in message
+    assert "cannot start: boom" in message
