@@ -218,6 +218,23 @@ def test_notebook_view_shows_cells_sanitised_and_jupyter_link(ui, browser):
     assert re.search(r'href="http://127\.0\.0\.1:\d+/notebooks/ui-notebook\.ipynb"', page)
 
 
+def test_image_view_shows_a_saved_picture(ui, browser):
+    ui.run(
+        "import matplotlib\nmatplotlib.use('Agg')\nfrom matplotlib.figure import Figure\n"
+        "figure = Figure(figsize=(4, 3), dpi=50)\nfigure.add_subplot().plot([1, 3, 2])\n"
+        "context.Base_saveImage(figure, 'ui-saved-plot.png', title='Saved plot')\n"
+    )
+    found = browser.get(f"{ui.url}/image_module/view", params={"reference": "ui-saved-plot"})
+    (image_id,) = _rows(found.text)
+    url = f"{ui.url}/image_module/{image_id}"
+    page = browser.get(url + "/view").text
+    assert re.search(rf'<img src="{url}/index_html" alt="Saved plot" width="\d+" height="\d+">',
+                     page)
+    assert re.search(r"\d+ × \d+ pixels · image/png", page)
+    picture = browser.get(url + "/index_html")
+    assert picture.headers["Content-Type"] == "image/png" and picture.content[:4] == b"\x89PNG"
+
+
 def test_data_operation_view_shows_script_and_parameters(ui, browser):
     made = ui.server.create("data_operation_module", title="FFT", reference="ui-op",
                             script_id="DataArray_computeFFT",
