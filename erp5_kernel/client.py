@@ -7,6 +7,7 @@ becomes an :class:`Erp5Error` whose message names the URL, the user or the statu
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -102,7 +103,7 @@ def parse_verify(text: str) -> bool | str:
     if lowered in ("off", "0", "false", "no"):
         return False
     if value.startswith("/") or value.startswith("~"):
-        return value
+        return os.path.expanduser(value)
     raise ConfigurationMissing(
         f"TLS verification must be on, off or the path of a CA bundle: {text!r}"
     )

@@ -115,6 +115,8 @@ class Erp5Kernel(Kernel):
             outputs += [stream(problem, "stderr") for problem in self.settings.problems]
             self.settings.problems.clear()
         magics, rest = split_magics(code)
+        if code.strip():
+            outputs += self.follow_notebook()
         try:
             changed = False
             for name, argument in magics:
@@ -127,7 +129,6 @@ class Erp5Kernel(Kernel):
                     assert name in ACTIONS
                     outputs += self.my_notebooks()
             if rest:
-                outputs += self.follow_notebook()
                 connection = self.connect()
                 reply = execute(
                     connection, rest, self.settings.reference, self.settings.title, store_history
@@ -148,8 +149,11 @@ class Erp5Kernel(Kernel):
         reference = reference_from_session(current_notebook_path(self.kernel_id))
         if not reference or reference == self.settings.reference:
             return []
+        renamed = self.settings.reference is not None
         self.settings.reference = reference
         self.settings.connected = False
+        if not renamed:
+            return []
         return [stream(f"The notebook was renamed: its reference is now {reference!r}.")]
 
     def connect(self) -> Connection:

@@ -59,7 +59,7 @@ class KernelSettings:
     reference: str | None = None
     title: str | None = None
     #: The reference follows the notebook's name in Jupyter (until a magic sets one).
-    follows_notebook: bool = False
+    follows_notebook: bool = True
     #: True once the check/empty-request handshake succeeded for these settings.
     connected: bool = False
     #: Problems with the environment's defaults, shown with the first cell's output.
@@ -77,7 +77,6 @@ class KernelSettings:
             password=env.get("ERP5_PASSWORD") or None,
             reference=reference_from_session(env.get("JPY_SESSION_NAME")),
         )
-        settings.follows_notebook = settings.reference is not None
         url = env.get("ERP5_URL", "").strip()
         try:
             settings.url = normalize_url(url) if url else None
