@@ -7,6 +7,7 @@ from .document.image import Image
 from .document.notebook import DataNotebook, DataNotebookLine
 from .document.operation import DataOperation
 from .document.stream import DataStream
+from .ingestion.policy import IngestionPolicy
 from .site.module import DataModule
 
 DataStreamFactory = Factory(DataStream, title="Data Stream")
@@ -16,3 +17,4 @@ DataNotebookLineFactory = Factory(DataNotebookLine, title="Data Notebook Line")
 DataOperationFactory = Factory(DataOperation, title="Data Operation")
 ImageFactory = Factory(Image, title="Image")
 DataModuleFactory = Factory(DataModule, title="Module")
+IngestionPolicyFactory = Factory(IngestionPolicy, title="Ingestion Policy")

@@ -1,7 +1,8 @@
 """Business templates: the portal's definition as data files under ``bt5/``.
 
-A template is a folder with a ``bt.json`` (title, modules, documents created once if
-missing, found by module and reference), ``portal_types/*.json``
+A template is a folder with a ``bt.json`` (title, modules, tools (folders like modules
+but not listed as modules), documents created once if missing, found by module and
+reference), ``portal_types/*.json``
 (one type information each), an optional ``catalog.json`` and ``skins/<folder>/``
 (filesystem skin folders). ``bt5/bt5list`` names the templates to install, in order.
 This module only reads and validates; :mod:`.setup` applies them to a site.
@@ -42,6 +43,7 @@ class BusinessTemplate:
     path: Path
     title: str
     modules: tuple[Module, ...] = ()
+    tools: tuple[Module, ...] = ()
     portal_types: tuple[dict[str, Any], ...] = ()
     catalog: dict[str, Any] = field(default_factory=dict)
     documents: tuple[dict[str, Any], ...] = ()
@@ -80,12 +82,13 @@ def load_template(path: Path) -> BusinessTemplate:
     meta = _read_json(path / "bt.json")
     if not isinstance(meta, dict) or "title" not in meta:
         raise BusinessTemplateError(f"{path / 'bt.json'}: needs at least a 'title'")
-    modules = []
-    for entry in meta.get("modules", []):
-        try:
-            modules.append(Module(entry["id"], entry["portal_type"], entry.get("title", "")))
-        except (KeyError, TypeError) as exc:
-            raise BusinessTemplateError(f"{path / 'bt.json'}: bad module {entry!r}") from exc
+    modules, tools = [], []
+    for key, found in (("modules", modules), ("tools", tools)):
+        for entry in meta.get(key, []):
+            try:
+                found.append(Module(entry["id"], entry["portal_type"], entry.get("title", "")))
+            except (KeyError, TypeError) as exc:
+                raise BusinessTemplateError(f"{path / 'bt.json'}: bad {key} {entry!r}") from exc
     documents = tuple(meta.get("documents", []))
     for entry in documents:
         if not (
@@ -109,6 +112,7 @@ def load_template(path: Path) -> BusinessTemplate:
         path=path,
         title=meta["title"],
         modules=tuple(modules),
+        tools=tuple(tools),
         portal_types=portal_types,
         catalog=catalog,
         documents=documents,

@@ -110,7 +110,7 @@ def _apply_template(site: WendelinSite, template: BusinessTemplate) -> None:
             createDirectoryView(skins, reg_key, folder_id)
     if template.catalog:
         _setup_catalog(site.portal_catalog, template.catalog)
-    for module in template.modules:
+    for module in template.modules + template.tools:
         if module.id not in site.objectIds():
             folder = DataModule(module.id, title=module.title)
             folder._setPortalTypeName(module.portal_type)

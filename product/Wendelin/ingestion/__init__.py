@@ -1,0 +1,1 @@
+"""Ingestion: fluentd-style posts appended to Data Streams through Ingestion Policies."""

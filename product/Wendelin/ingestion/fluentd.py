@@ -1,0 +1,60 @@
+"""fluentd's wire format: a msgpack stream of ``[timestamp, data]`` entries.
+
+Parsed incrementally from chunks, so a body of any size is never held whole. Each
+entry's ``data`` becomes bytes to append: bytes as they are, text as UTF-8, anything
+else (a fluentd record such as a map) re-encoded as msgpack so it stays parseable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import msgpack
+
+from ..errors import WendelinError
+
+
+class IngestionFormatError(WendelinError, ValueError):
+    """A body that is not a msgpack stream of ``[timestamp, data]`` entries."""
+
+
+def _ext(code: int, data: bytes) -> msgpack.ExtType:
+    return msgpack.ExtType(code, data)  # fluentd's EventTime (code 0) and others, kept opaque
+
+
+def entry_bytes(entry: Any, index: int) -> bytes:
+    """The bytes one ``[timestamp, data]`` entry appends; raises for anything else."""
+    if not isinstance(entry, list | tuple) or len(entry) != 2:
+        shown = repr(entry)[:80]
+        raise IngestionFormatError(f"entry {index} is not a [timestamp, data] pair: {shown}")
+    timestamp, data = entry
+    if not isinstance(timestamp, int | float | msgpack.ExtType):
+        raise IngestionFormatError(f"entry {index} has a bad timestamp: {timestamp!r}")
+    if isinstance(data, bytes | bytearray):
+        return bytes(data)
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    return msgpack.packb(data, use_bin_type=True)
+
+
+def iter_entries(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The data of each entry of a msgpack stream given in chunks, in order."""
+    unpacker = msgpack.Unpacker(raw=False, ext_hook=_ext, strict_map_key=False)
+    fed = 0
+    index = 0
+    try:
+        for chunk in chunks:
+            unpacker.feed(chunk)
+            fed += len(chunk)
+            for entry in unpacker:
+                yield entry_bytes(entry, index)
+                index += 1
+    except (msgpack.UnpackException, ValueError) as error:
+        if isinstance(error, IngestionFormatError):
+            raise
+        raise IngestionFormatError(f"malformed msgpack after entry {index}: {error}") from None
+    if unpacker.tell() != fed:
+        raise IngestionFormatError(
+            f"truncated msgpack: {fed - unpacker.tell()} trailing bytes after entry {index}"
+        )

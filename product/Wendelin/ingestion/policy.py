@@ -1,0 +1,176 @@
+"""Ingestion Policy: where posted data goes, and in which format it arrives.
+
+``POST <policy>/ingest?reference=<tag>`` appends to the Data Stream the policy maps the
+tag to (the stream whose reference is the tag, created on first use). ``data_format`` is
+``fluentd`` (a msgpack stream of ``[timestamp, data]`` entries, ERP5's fluentd output) or
+``raw`` (the body unchanged). Bodies are read block by block. A malformed body or any
+failure aborts the transaction: nothing is appended. An optional Data Operation
+(``transform_operation``, a reference) then turns what arrived into a Data Array.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from AccessControl.class_init import InitializeClass
+from AccessControl.SecurityInfo import ClassSecurityInfo
+from BTrees.OOBTree import OOBTree
+from zExceptions import BadRequest
+from ZPublisher import zpublish
+
+from ..document.base import WendelinDocument
+from ..errors import WendelinError
+from ..permissions import ModifyPortalContent, View
+from .fluentd import IngestionFormatError, iter_entries
+from .locks import serialise_transaction
+
+FORMATS = ("fluentd", "raw")
+BLOCK = 1 << 20
+STREAM_MODULE = "data_stream_module"
+
+
+class IngestionPolicyError(WendelinError, ValueError):
+    """A policy that cannot ingest: unknown format, missing transform, bad reference."""
+
+
+def _body_chunks(request: Any) -> Iterator[bytes]:
+    """The request body in blocks; ``data_chunk`` form field for older fluentd."""
+    form_chunk = request.form.get("data_chunk")
+    if form_chunk is not None:
+        if hasattr(form_chunk, "read"):  # a multipart file upload
+            while block := form_chunk.read(BLOCK):
+                yield block
+        else:
+            yield form_chunk.encode("latin-1") if isinstance(form_chunk, str) else form_chunk
+        return
+    body = request.get("BODYFILE")
+    if body is None:
+        return
+    body.seek(0)
+    while block := body.read(BLOCK):
+        yield block
+
+
+class IngestionPolicy(WendelinDocument):
+    """Maps tags to Data Streams and appends what is posted to them."""
+
+    meta_type = "Wendelin Ingestion Policy"
+    portal_type = "Ingestion Policy"
+    security = ClassSecurityInfo()
+    property_types = {
+        **WendelinDocument.property_types,
+        "data_format": str,
+        "transform_operation": str,
+    }
+    data_format = "fluentd"
+    transform_operation = ""
+    _streams: OOBTree | None = None
+    _transformed: OOBTree | None = None
+
+    @security.protected(View)
+    def getDataFormat(self) -> str:
+        return self.data_format
+
+    def _stream_for(self, tag: str) -> Any:
+        """The tag's Data Stream: recorded, else found by reference, else created."""
+        if self._streams is None:
+            self._streams = OOBTree()
+        module = getattr(self.getPortalObject(), STREAM_MODULE)
+        stream_id = self._streams.get(tag)
+        if stream_id is not None and module._getOb(stream_id, None) is not None:
+            return module._getOb(stream_id)
+        found = self.getPortalObject().portal_catalog(
+            portal_type="Data Stream", reference=tag, sort_on="creation_date", limit=1
+        )
+        stream = found[0].getObject() if found else None
+        if stream is None:
+            stream = module.newContent(
+                portal_type="Data Stream", reference=tag, title=f"Ingested: {tag}"
+            )
+        # Recording the tag makes two first uses in parallel conflict (one is retried
+        # and finds this stream) instead of creating two streams.
+        self._streams[tag] = stream.getId()
+        return stream
+
+    def _append(self, stream: Any, request: Any) -> int:
+        """Append the body in this policy's format; return the bytes appended."""
+        chunks = _body_chunks(request)
+        if self.data_format == "raw":
+            pieces: Any = chunks
+        elif self.data_format == "fluentd":
+            pieces = iter_entries(chunks)
+        else:
+            raise IngestionPolicyError(
+                f"policy {self.getId()!r} has unknown data_format {self.data_format!r} "
+                f"(known: {', '.join(FORMATS)})"
+            )
+        appended = 0
+        for piece in pieces:
+            if piece:
+                stream.appendData(piece)
+                appended += len(piece)
+        return appended
+
+    def _transform(self, stream: Any, tag: str) -> None:
+        """Run the attached Data Operation over what arrived since its last run."""
+        if not self.transform_operation:
+            return
+        operation = self.getPortalObject().portal_catalog.getResultValue(
+            portal_type="Data Operation", reference=self.transform_operation
+        )
+        if operation is None:
+            raise IngestionPolicyError(
+                f"policy {self.getId()!r} names no existing Data Operation: "
+                f"{self.transform_operation!r}"
+            )
+        if self._transformed is None:
+            self._transformed = OOBTree()
+        start = self._transformed.get(tag, 0)
+        run = operation.execute(stream, start=start, end=stream.getSize())
+        run.raise_for_status()
+        self._transformed[tag] = start + int(run.result or 0)
+
+    @security.protected(ModifyPortalContent)
+    @zpublish(methods="POST")
+    def ingest(self, REQUEST, reference: str | None = None):
+        """Append the posted body to the tag's Data Stream (fluentd's HTTP output)."""
+        tag = reference or REQUEST.form.get("reference")
+        if not tag or not isinstance(tag, str):
+            raise BadRequest("ingest needs a 'reference' (the tag) in the query string")
+        serialise_transaction(("ingest", self.getPhysicalPath(), tag))
+        stream = self._stream_for(tag)
+        try:
+            self._append(stream, REQUEST)
+            self._transform(stream, tag)
+        except (IngestionFormatError, IngestionPolicyError) as error:
+            raise BadRequest(str(error)) from None
+        REQUEST.RESPONSE.setStatus(204)
+        return ""
+
+    @security.protected(View)
+    @zpublish(False)
+    def getStreamIdMap(self) -> dict[str, str]:
+        """``{tag: Data Stream id}`` of the tags ingested so far."""
+        return dict(self._streams.items()) if self._streams is not None else {}
+
+    @security.protected(View)
+    def status_json(self, REQUEST=None) -> str:
+        """JSON ``{tag: {id, url, size}}`` of the streams this policy fed (for operators)."""
+        module = getattr(self.getPortalObject(), STREAM_MODULE)
+        status = {}
+        for tag, stream_id in self.getStreamIdMap().items():
+            stream = module._getOb(stream_id, None)
+            if stream is not None:
+                status[tag] = {
+                    "id": stream_id,
+                    "url": stream.absolute_url(),
+                    "size": stream.getSize(),
+                }
+        if REQUEST is not None:
+            REQUEST.RESPONSE.setHeader("Content-Type", "application/json")
+        return json.dumps(status)
+
+
+InitializeClass(IngestionPolicy)

@@ -1,0 +1,101 @@
+"""POST .../portal_ingestion_policies/<policy>/ingest on the real embedded server."""
+
+from __future__ import annotations
+
+import threading
+
+import msgpack
+import pytest
+
+
+def packed(*entries) -> bytes:
+    return b"".join(msgpack.packb(entry, use_bin_type=True) for entry in entries)
+
+
+@pytest.fixture
+def ingest(server, admin):
+    def post(body, reference="sensor-1", policy="default", session=None, **kwargs):
+        url = f"{server.url}/portal_ingestion_policies/{policy}/ingest"
+        params = {"reference": reference} if reference is not None else {}
+        headers = {"Content-Type": "application/octet-stream"}
+        return (session or admin).post(url, params=params, data=body, headers=headers, **kwargs)
+
+    return post
+
+
+def stream_bytes(server, admin, reference):
+    """The content of the stream the default policy feeds for ``reference``."""
+    status = admin.get(f"{server.url}/portal_ingestion_policies/default/status_json").json()
+    return admin.get(status[reference]["url"]).content
+
+
+def test_entries_are_appended_in_order_to_the_tags_stream(server, admin, ingest):
+    assert ingest(packed([1, b"one,"], [2, b"two,"])).status_code == 204
+    assert ingest(packed([3, b"three"])).status_code == 204
+    assert stream_bytes(server, admin, "sensor-1") == b"one,two,three"
+
+
+def test_older_fluentd_form_field(server, admin):
+    url = f"{server.url}/portal_ingestion_policies/default/ingest"
+    answer = admin.post(
+        url,
+        params={"reference": "form-tag"},
+        files={"data_chunk": ("chunk", packed([1, b"from a form"]))},
+    )
+    assert answer.status_code == 204, answer.text
+    assert stream_bytes(server, admin, "form-tag") == b"from a form"
+
+
+def test_bad_requests_append_nothing(server, admin, ingest):
+    assert ingest(packed([1, b"kept"]), reference="guarded").status_code == 204
+    broken = packed([2, b"lost"], [3, b"lost too"])[:-2]
+    answer = ingest(broken, reference="guarded")
+    assert answer.status_code == 400 and "truncated" in answer.text
+    assert stream_bytes(server, admin, "guarded") == b"kept"
+    assert ingest(packed([1, b"x"]), reference=None).status_code == 400
+    assert ingest(packed([1, b"x"]), policy="no-such-policy").status_code == 404
+
+
+def test_unauthorised(server, admin, ingest):
+    anonymous = server.session()
+    anonymous.auth = None
+    assert ingest(packed([1, b"x"]), session=anonymous).status_code == 401
+    created = admin.post(
+        f"{server.url}/acl_users/manage_users",
+        data={
+            "submit": "Add",
+            "name": "ingest-auditor",
+            "password": "pw-a",
+            "confirm": "pw-a",
+            "roles:list": ["Auditor"],
+        },
+    )
+    assert created.status_code == 200
+    auditor = server.session("ingest-auditor", "pw-a")
+    assert auditor.get(server.url).status_code == 200  # a real user of the site
+    # Zope answers 401 to authenticated users lacking the permission too
+    assert ingest(packed([1, b"x"]), session=auditor, reference="forbidden").status_code == 401
+    status = admin.get(f"{server.url}/portal_ingestion_policies/default/status_json").json()
+    assert "forbidden" not in status
+
+
+def test_concurrent_appends_to_one_stream_lose_nothing(server, admin, ingest):
+    clients, count = 4, 25
+
+    def client(number: int) -> None:
+        for i in range(count):
+            payload = f"<{number}:{i}>".encode()
+            answer = ingest(packed([i, payload]), reference="busy")
+            assert answer.status_code == 204, answer.text
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    data = stream_bytes(server, admin, "busy").decode()
+    pieces = data.strip("<>").split("><")
+    assert sorted(pieces) == sorted(f"{n}:{i}" for n in range(clients) for i in range(count))
+    for n in range(clients):  # each client's payloads in its own order
+        mine = [int(p.split(":")[1]) for p in pieces if p.startswith(f"{n}:")]
+        assert mine == list(range(count))
