@@ -19,6 +19,7 @@ PUBLIC_API = {
         "rename_notebook",
     ),
     "Products.Wendelin.jupyter.display": ("render_as_html",),
+    "Products.Wendelin.ingestion.transform": ("append_csv_to_array",),
     "Products.Wendelin.analysis.documents": (
         "describe_audio",
         "extract_channel",

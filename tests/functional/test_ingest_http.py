@@ -99,3 +99,38 @@ def test_concurrent_appends_to_one_stream_lose_nothing(server, admin, ingest):
     for n in range(clients):  # each client's payloads in its own order
         mine = [int(p.split(":")[1]) for p in pieces if p.startswith(f"{n}:")]
         assert mine == list(range(count))
+
+
+def test_policy_with_a_csv_transform_fills_a_data_array(server, admin):
+    created = admin.post(
+        f"{server.url}/portal_ingestion_policies/newContentFromJSON",
+        json={
+            "id": "csv",
+            "reference": "csv",
+            "data_format": "raw",
+            "transform_operation": "csv-to-array",
+        },
+    )
+    assert created.status_code == 201, created.text
+    url = f"{server.url}/portal_ingestion_policies/csv/ingest"
+    headers = {"Content-Type": "application/octet-stream"}
+    for body in (b"1,2\n3,", b"4\n5,6\n"):  # a line cut between two posts
+        answer = admin.post(url, params={"reference": "meter"}, data=body, headers=headers)
+        assert answer.status_code == 204, answer.text
+    bad = admin.post(url, params={"reference": "meter"}, data=b"7,x\n", headers=headers)
+    assert bad.status_code == 400 and "not numbers" in bad.text
+    status = admin.get(f"{server.url}/portal_ingestion_policies/csv/status_json").json()
+    assert admin.get(status["meter"]["url"]).content == b"1,2\n3,4\n5,6\n"
+    reply = admin.post(
+        f"{server.url}/Base_executeJupyter",
+        data={
+            "reference": "csv-check",
+            "python_expression": (
+                "context.portal_catalog.getResultValue(portal_type='Data Array', "
+                "reference='meter.csv-array').getArray()[:].tolist()"
+            ),
+        },
+    ).json()
+    assert (
+        reply["displayhook_result"]["data"]["text/plain"] == "[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]"
+    )

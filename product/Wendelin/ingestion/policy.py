@@ -21,6 +21,7 @@ from zExceptions import BadRequest
 from ZPublisher import zpublish
 
 from ..document.base import WendelinDocument
+from ..document.operation import OperationFailedError
 from ..errors import WendelinError
 from ..permissions import ModifyPortalContent, View
 from .fluentd import IngestionFormatError, iter_entries
@@ -144,7 +145,7 @@ class IngestionPolicy(WendelinDocument):
         try:
             self._append(stream, REQUEST)
             self._transform(stream, tag)
-        except (IngestionFormatError, IngestionPolicyError) as error:
+        except (IngestionFormatError, IngestionPolicyError, OperationFailedError) as error:
             raise BadRequest(str(error)) from None
         REQUEST.RESPONSE.setStatus(204)
         return ""

@@ -1,0 +1,79 @@
+"""Transforms run on what an Ingestion Policy appended: CSV lines of numbers to a Data Array.
+
+A transform reads the stream from where the previous run stopped, consumes complete lines
+only (a line cut between two posts waits for the rest) and returns how many bytes it
+consumed, so the policy knows where the next run starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import WendelinError
+
+MAX_LINE_BLOCK = 8 * 1024 * 1024
+
+
+class TransformError(WendelinError, ValueError):
+    """Data a transform cannot read, with the offending line."""
+
+
+def parse_csv_numbers(text: bytes, columns: int | None = None) -> np.ndarray:
+    """Rows of comma-separated numbers as a float64 array of shape (rows, columns)."""
+    rows = []
+    for number, line in enumerate(text.decode("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            values = [float(field) for field in line.split(",")]
+        except ValueError:
+            raise TransformError(f"line {number} is not numbers: {line[:80]!r}") from None
+        if columns is not None and len(values) != columns:
+            raise TransformError(
+                f"line {number} has {len(values)} values, {columns} expected: {line[:80]!r}"
+            )
+        columns = len(values)
+        rows.append(values)
+    return np.array(rows, dtype=np.float64).reshape(len(rows), columns or 0)
+
+
+def append_csv_to_array(stream: Any, start: int, end: int, reference: str | None = None) -> int:
+    """Append the complete CSV lines of ``stream[start:end]`` to a 2-D Data Array.
+
+    The array (reference: the stream's reference + ``.csv-array`` by default) is created on
+    first use with as many columns as the first line. Returns the bytes consumed.
+    """
+    end = min(end, stream.getSize())
+    if end <= start:
+        return 0
+    consumed = 0
+    portal = stream.getPortalObject()
+    reference = reference or f"{stream.getReference() or stream.getId()}.csv-array"
+    document = portal.portal_catalog.getResultValue(portal_type="Data Array", reference=reference)
+    position = start
+    while position < end:
+        block = b"".join(stream.readChunkList(position, min(end, position + MAX_LINE_BLOCK)))
+        cut = block.rfind(b"\n")
+        if cut < 0:
+            break  # no complete line yet
+        rows = parse_csv_numbers(block[: cut + 1])
+        if len(rows):
+            if document is None:
+                document = portal.data_array_module.newContent(
+                    portal_type="Data Array", reference=reference, title=f"CSV of {reference}"
+                )
+                document.initArray((0, rows.shape[1]), np.float64)
+            array = document.getArray()
+            if rows.shape[1] != array.shape[1]:
+                raise TransformError(
+                    f"rows of {rows.shape[1]} values cannot extend {reference!r} "
+                    f"of {array.shape[1]} columns"
+                )
+            array.append(rows)
+        position += cut + 1
+        consumed += cut + 1
+    if document is not None:
+        document.reindexObject()
+    return consumed
