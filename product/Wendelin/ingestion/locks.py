@@ -44,6 +44,17 @@ class _ReleaseAtEnd:
     def tpc_vote(self, txn: Any) -> None:
         pass
 
+    def savepoint(self) -> _Unchanged:
+        """Savepoints of the transaction roll back fine: this manager holds no data."""
+        return _Unchanged()
+
+
+class _Unchanged:
+    """The savepoint of a resource manager without data."""
+
+    def rollback(self) -> None:
+        pass
+
 
 def serialise_transaction(key: Any) -> bool:
     """Wait for other transactions holding ``key``, then start a fresh one holding it.
