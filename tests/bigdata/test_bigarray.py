@@ -1,5 +1,7 @@
 """ZBigArray against numpy semantics: indexing, assignment, append, resize, persistence."""
 
+import math
+
 import numpy as np
 import pytest
 import transaction
@@ -92,6 +94,57 @@ def test_append_and_resize_match_numpy(root, rows, trailing):
     transaction.abort()
 
 
+DTYPES = st.sampled_from(["i1", "<u2", ">i4", "f4", "<f8", "c8", [("t", "<f8"), ("x", "i2")]])
+
+
+@SETTINGS
+@given(
+    data=st.data(),
+    dtype=DTYPES,
+    order=st.sampled_from("CF"),
+    trailing=st.sampled_from([(), (3,), (2, 2)]),
+    ops=st.lists(
+        st.tuples(st.sampled_from(["append", "resize", "commit", "abort"]), st.integers(0, 900)),
+        max_size=8,
+    ),
+)
+def test_append_and_resize_sequences_match_numpy(root, data, dtype, order, trailing, ops):
+    """Any sequence of appends, resizes (grow: zeros; shrink), commits and aborts along
+    the major axis (first for C order, last for F order) matches a numpy model."""
+    dtype = np.dtype(dtype)
+    major = 0 if order == "C" or not trailing else len(trailing)
+    def shape(n):
+        return (n, *trailing) if major == 0 else (*trailing, n)
+    array = ZBigArray(shape(0), dtype, order=order, blksize=PAGE)
+    root["array"] = array
+    transaction.commit()
+    model = committed = np.zeros(shape(0), dtype)
+    for op, n in ops:
+        if op == "append":
+            raw = data.draw(st.binary(min_size=n * math.prod(trailing) * dtype.itemsize,
+                                      max_size=n * math.prod(trailing) * dtype.itemsize))
+            values = np.frombuffer(raw, dtype).reshape(shape(n))
+            array.append(values)
+            model = np.concatenate([model, values], axis=major)
+        elif op == "resize":
+            array.resize(shape(n))
+            kept = np.take(model, range(min(n, model.shape[major])), axis=major)
+            grown = np.zeros(shape(n - kept.shape[major]), dtype)
+            model = np.concatenate([kept, grown], axis=major)
+        elif op == "commit":
+            transaction.commit()
+            committed = model
+        else:
+            transaction.abort()
+            model = committed
+        assert array.shape == model.shape
+        # Bitwise, so NaNs made of random bytes compare equal (also inside records).
+        # (numpy's concatenate turns the model native-endian: compare in the array's dtype.)
+        got, expected = (np.ascontiguousarray(x, dtype).tobytes() for x in (array[...], model))
+        assert got == expected
+    transaction.abort()
+
+
 def test_structured_dtype(root, mapping_mode):
     dtype = np.dtype([("t", "<f8"), ("x", "<i2"), ("tag", "S3")])
     array = ZBigArray((100,), dtype, blksize=PAGE)
@@ -162,6 +215,32 @@ def test_bad_inputs_are_clear(root):
         array[4]
     with pytest.raises(BigArrayError, match="broadcast"):
         array[:2] = np.zeros(5)
+    with pytest.raises(BigArrayError, match=r"\(3, -2\)"):
+        ZBigArray((3, -2), "f8")
+    with pytest.raises(BigArrayError, match="'12'"):
+        ZBigArray("12", "f8")  # not (1, 2)
+    with pytest.raises(BigArrayError, match="V0|no size"):
+        ZBigArray((3,), "V0")
+    with pytest.raises(BigArrayError, match=r"\(4, 5\)"):
+        array.resize((4, 5))
+    with pytest.raises(BigArrayError, match=r"-1"):
+        array.resize((-1, 3))
+
+
+def test_values_of_a_wrong_dtype_name_it_and_change_nothing(root):
+    array = ZBigArray((4,), "f8", blksize=PAGE)
+    root["a"] = array
+    array[:] = [1, 2, 3, 4]
+    with pytest.raises(BigArrayError, match=r"<U3.*float64.*'abc'"):
+        array[:2] = ["abc", "d"]
+    with pytest.raises(BigArrayError, match=r"float64.*'zz'"):
+        array.append(np.array(["1.5", "zz"]))
+    assert array.shape == (4,)  # a failed append leaves the shape as it was
+    with pytest.raises(BigArrayError, match="object"):
+        array[:] = [object()] * 4
+    np.testing.assert_array_equal(array[:], [1, 2, 3, 4])
+    array.append(np.array(["5", "6.5"]))  # what numpy converts, is converted
+    np.testing.assert_array_equal(array[4:], [5, 6.5])
 
 
 def test_copy_fallback_over_budget_raises_out_of_core(root, monkeypatch):

@@ -196,6 +196,21 @@ class TestZBigFileOddBlocks(BigFileConformance):
 def test_blksize_must_be_positive():
     with pytest.raises(BigFileError, match="0"):
         ZBigFile(0)
+    with pytest.raises(BigFileError, match="'4096'"):
+        ZBigFile("4096")
+
+
+def test_reader_refuses_bad_positions(root):
+    f = ZBigFile(4096)
+    f.append(b"abc")
+    reader = BigFileReader(f)
+    with pytest.raises(ValueError, match="-1"):
+        reader.seek(-4, io.SEEK_END)
+    with pytest.raises(ValueError, match="whence: 7"):
+        reader.seek(0, 7)
+    assert reader.tell() == 0 and reader.read() == b"abc"
+    reader.seek(10)
+    assert reader.read(5) == b""  # past the end reads nothing, like a file
 
 
 def _wav_bytes(frames=44100, rate=44100):

@@ -33,6 +33,16 @@ def test_put_get_range_head_and_append(admin, server):
     assert ok.status_code == 204
     bad = admin.put(url, data=b"zz", headers={**BINARY, "Content-Range": "bytes 5-6/*"})
     assert bad.status_code == 416
+    size += len(tail)
+    for header, body in (
+        (f"bytes {size}-{size - 2}/*", b"zz"),  # ends before it starts
+        (f"bytes {size}-{size + 1}/{size + 9}", b"zz"),  # total is not where it ends
+        (f"bytes {size}-{size + 4}/*", b"zz"),  # announces 5 bytes, sends 2
+        ("bytes -1-2/*", b"zz"),
+    ):
+        refused = admin.put(url, data=body, headers={**BINARY, "Content-Range": header})
+        assert refused.status_code == 400, (header, refused.status_code)
+        assert header.split("/")[0].split()[1] in refused.text or "malformed" in refused.text
     assert admin.get(url).content == payload + tail
 
 

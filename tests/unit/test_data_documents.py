@@ -58,6 +58,30 @@ def test_stream_open_is_read_by_soundfile_and_scipy_without_get_data(portal):
         np.testing.assert_array_equal(samples, expected)
 
 
+def test_stream_bad_inputs_name_the_value(portal):
+    from Products.Wendelin.bigdata import BigArrayError, BigFileError
+
+    stream = portal.data_stream_module.newContent()
+    stream.appendData(b"0123456789")
+    with pytest.raises(BigFileError, match="-1"):
+        stream.getArrayView("u1", offset=-1)
+    with pytest.raises(BigFileError, match="11"):
+        stream.getArrayView("u1", offset=11)
+    with pytest.raises(BigFileError, match="'2'"):
+        stream.getArrayView("u1", offset="2")
+    with pytest.raises(BigArrayError, match="'no-such'"):
+        stream.getArrayView("no-such")
+    with pytest.raises(BigArrayError, match="object"):
+        stream.getArrayView(object)
+    with pytest.raises(BigFileError, match="-3"):
+        list(stream.iterate(-3))
+    with pytest.raises(BigFileError, match="int"):
+        stream.appendData(12)
+    with pytest.raises(ValueError, match="initArray"):
+        portal.data_array_module.newContent().getArraySlice(0, 1)
+    assert stream.getData() == b"0123456789"
+
+
 def test_get_data_over_the_budget_names_iterate(portal):
     stream = portal.data_stream_module.newContent()
     stream.appendData(b"x" * 10000)

@@ -28,6 +28,8 @@ from .mapping import map_range
 def _check_shape(shape: Any) -> tuple[int, ...]:
     if isinstance(shape, (int, np.integer)):
         shape = (shape,)
+    if isinstance(shape, (str, bytes)):
+        raise BigArrayError(f"shape must be a tuple of integers, got {shape!r}")
     try:
         shape = tuple(int(n) for n in shape)
     except (TypeError, ValueError):
@@ -39,7 +41,8 @@ def _check_shape(shape: Any) -> tuple[int, ...]:
     return shape
 
 
-def _check_dtype(dtype: Any) -> np.dtype:
+def check_dtype(dtype: Any) -> np.dtype:
+    """``dtype`` as a numpy dtype of fixed-size items; a bad one names itself."""
     try:
         dtype = np.dtype(dtype)
     except TypeError:
@@ -101,7 +104,7 @@ class ZBigArray(Persistent):
         if order not in ("C", "F"):
             raise BigArrayError(f"order must be 'C' or 'F', got {order!r}")
         self._shape = _check_shape(shape)
-        self._dtype = _check_dtype(dtype)
+        self._dtype = check_dtype(dtype)
         self._order = order
         self._file = ZBigFile(blksize)
         self._file.truncate(self.nbytes)
@@ -231,7 +234,8 @@ class ZBigArray(Persistent):
         target_shape = self._dummy()[tuple(expanded)].shape  # validates the key
         value = original = np.asarray(value)
         if value.dtype.hasobject:
-            value = value.astype(self._dtype)
+            value = self._cast(value)
+        self._check_castable(value)
         while value.ndim > len(target_shape) and value.shape[0] == 1:
             value = value[0]  # numpy drops leading length-1 dimensions of the value
         try:
@@ -253,6 +257,21 @@ class ZBigArray(Persistent):
             and all(isinstance(k, slice) and k == slice(None) for i, k in enumerate(expanded)
                     if i != pos)
         )
+        try:
+            self._assign(expanded, pos, rows, value, original, key, result_axis, whole_rows)
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, BigArrayError):
+                raise
+            raise BigArrayError(
+                f"cannot store a value of shape {original.shape} and dtype {original.dtype} "
+                f"at {key!r} of {self!r}: {exc}"
+            ) from None
+
+    def _assign(
+        self, expanded: list[Any], pos: int, rows: range, value: np.ndarray,
+        original: np.ndarray, key: Any, result_axis: int | None, whole_rows: bool,
+    ) -> None:
+        """Write ``value`` over ``rows`` chunk by chunk (see :meth:`__setitem__`)."""
         chunk = self._chunk_rows()
         if whole_rows:
             first = int(rows[0])
@@ -307,9 +326,31 @@ class ZBigArray(Persistent):
         self._file.truncate(math.prod(new_shape) * self.itemsize)
         self._shape = new_shape
 
+    def _cast(self, value: np.ndarray) -> np.ndarray:
+        """``value`` as this array's dtype; a failing conversion names both dtypes."""
+        try:
+            return value.astype(self._dtype)
+        except (TypeError, ValueError) as exc:
+            raise BigArrayError(
+                f"cannot store values of dtype {value.dtype} in an array of dtype "
+                f"{self._dtype}: {exc}"
+            ) from None
+
+    def _check_castable(self, value: np.ndarray) -> None:
+        """Fail before writing anything when ``value`` cannot become this array's dtype.
+
+        Converting one element catches what numpy refuses (text into numbers, mismatched
+        structured fields); numpy's own unsafe numeric casts stay allowed, as for ndarrays.
+        """
+        if value.dtype != self._dtype and value.size:
+            self._cast(value.reshape(-1)[:1])
+
     def append(self, values: Any) -> None:
         """Append ``values`` along the major axis; costs time proportional to ``values``."""
         values = np.asarray(values)
+        if values.dtype.hasobject:
+            values = self._cast(values)
+        self._check_castable(values)
         expected = self._rows_shape(values.shape[self._major] if values.ndim == self.ndim else 0)
         rest = [n for i, n in enumerate(expected) if i != self._major]
         got = [n for i, n in enumerate(values.shape) if i != self._major]
@@ -322,7 +363,11 @@ class ZBigArray(Persistent):
         self.resize(self._rows_shape(old + count))
         key = [slice(None)] * self.ndim
         key[self._major] = slice(old, old + count)
-        self[tuple(key)] = values
+        try:
+            self[tuple(key)] = values
+        except BaseException:
+            self.resize(self._rows_shape(old))  # a failed append leaves the shape as it was
+            raise
 
     # -- iteration --------------------------------------------------------------------------
     def rows_per_block(self) -> int:

@@ -43,7 +43,12 @@ def parse_content_range(header: str) -> tuple[int, int]:
     match = _CONTENT_RANGE_RE.match(header.strip())
     if not match:
         raise ValueError(f"malformed Content-Range header: {header!r}")
-    return int(match.group(1)), int(match.group(2)) + 1
+    start, last, total = int(match.group(1)), int(match.group(2)), match.group(3)
+    if last < start:
+        raise ValueError(f"Content-Range {header!r} ends before it starts")
+    if total != "*" and int(total) != last + 1:
+        raise ValueError(f"Content-Range {header!r}: an append must end at the total size")
+    return start, last + 1
 
 
 @implementer(IStreamIterator)

@@ -7,9 +7,11 @@ from collections.abc import Iterator
 import numpy as np
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
+from zExceptions import BadRequest
 from ZPublisher import zpublish
 
 from ..bigdata import BigFileReader, ZBigFile
+from ..bigdata.bigarray import check_dtype
 from ..bigdata.bigfile import read_segments
 from ..bigdata.budget import check_copy
 from ..bigdata.errors import BigFileError
@@ -99,8 +101,10 @@ class DataStream(WendelinDocument):
     @security.protected(View)
     def getArrayView(self, dtype="uint8", offset: int = 0) -> np.ndarray:
         """A lazily mapped read-only ndarray over the stream's bytes from ``offset``."""
-        dtype = np.dtype(dtype)
+        dtype = check_dtype(dtype)
         size = self.getSize()
+        if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)):
+            raise BigFileError(f"offset must be an integer, got {offset!r}")
         if offset < 0 or offset > size:
             raise BigFileError(f"offset {offset} is outside the stream of {size} bytes")
         count = (size - offset) // dtype.itemsize
@@ -144,6 +148,12 @@ class DataStream(WendelinDocument):
         if content_range:
             try:
                 start, end = parse_content_range(content_range)
+                announced = REQUEST.get_header("Content-Length")
+                if announced is not None and announced.strip() != str(end - start):
+                    raise ValueError(
+                        f"Content-Range {content_range!r} announces {end - start} bytes, "
+                        f"Content-Length is {announced}"
+                    )
             except ValueError as exc:
                 RESPONSE.setStatus(400)
                 return str(exc)
@@ -153,8 +163,10 @@ class DataStream(WendelinDocument):
                 return f"append must start at {bigfile.size}, not {start}"
             written = copy_request_body(REQUEST, bigfile.append)
             if written != end - start:
-                raise BigFileError(
-                    f"Content-Range announces {end - start} bytes, body has {written}"
+                # Raising aborts the transaction: the bytes already appended go away.
+                raise BadRequest(
+                    f"Content-Range {content_range!r} announces {end - start} bytes, "
+                    f"the body has {written}"
                 )
         else:
             bigfile.truncate(0)
