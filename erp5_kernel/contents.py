@@ -155,6 +155,12 @@ class Erp5ContentsManager(AsyncContentsManager):
     def _default_verify(self) -> str:
         return self._env("ERP5_VERIFY_TLS")
 
+    @default("root_dir")
+    def _default_root_dir(self) -> str:
+        # Jupyter's root directory (the kernels' working directory), so that the front
+        # end's preferred path is this manager's root and not a path on the disk.
+        return getattr(self.parent, "root_dir", "/")
+
     @default("checkpoints_class")
     def _default_checkpoints_class(self) -> type:
         return MemoryCheckpoints
@@ -285,10 +291,12 @@ class Erp5ContentsManager(AsyncContentsManager):
         entry = await self._portal(
             "GET", "DataNotebookModule_getNotebook", params={"reference": reference}
         )
-        model = self._model(entry)
         nb = nbformat.from_dict(entry.get("ipynb") or nbformat.v4.new_notebook())
         if nb.get("nbformat", 4) < 4:
             nb = nbformat.convert(nb, 4)
+        if content and type != "file" and entry.get("ipynb_saved") is False:
+            entry = await self._materialize(reference, nb, entry)
+        model = self._model(entry)
         if require_hash:
             model.update(notebook_hash(nb))
         if not content:
@@ -300,6 +308,24 @@ class Erp5ContentsManager(AsyncContentsManager):
         self.mark_trusted_cells(nb, path)
         model.update(content=nb, format="json")
         return self.validate_notebook_model(model)
+
+    async def _materialize(self, reference: str, nb: dict, entry: dict) -> dict[str, Any]:
+        """Store a notebook the portal made up from its executed cells, as Jupyter opens it.
+
+        Such a notebook changes each time a cell runs, so Jupyter would find it "changed
+        on disk" at every save; once stored, it changes only when Jupyter saves it.
+        """
+        try:
+            saved = await self._portal(
+                "POST",
+                "DataNotebookModule_saveNotebook",
+                data=json.dumps({"reference": reference, "ipynb": nb}),
+                headers={"Content-Type": "application/json"},
+            )
+        except HTTPError as exc:  # e.g. a user who may read but not modify: open as it is
+            self.log.warning("Could not store notebook %r on opening: %s", reference, exc)
+            return entry
+        return {**entry, **saved}
 
     async def save(self, model: dict[str, Any], path: str) -> dict[str, Any]:
         """Store a notebook on the portal (created or updated); return its content-less model."""
@@ -324,6 +350,8 @@ class Erp5ContentsManager(AsyncContentsManager):
         nb = nbformat.from_dict(content)
         nb.metadata["kernelspec"] = dict(KERNELSPEC)
         nb.metadata.setdefault("language_info", {"name": "python"})
+        # the portal records the reference there: signed as stored, the notebook stays trusted
+        nb.metadata["erp5"] = {**nb.metadata.get("erp5", {}), "reference": reference}
         self.check_and_sign(nb, path)
         entry = await self._portal(
             "POST",

@@ -109,12 +109,16 @@ def test_listing_shows_portal_notebooks(site, api):
 
 def test_nbformat_round_trip_through_jupyter_and_portal(site, api):
     nb = rich_notebook()
-    saved = put(api, "contents-round.ipynb", nb)
+    trusted = copy.deepcopy(nb)  # as the front end saves what the user ran
+    for cell in trusted.cells:
+        cell.metadata["trusted"] = True
+    saved = put(api, "contents-round.ipynb", trusted)
     assert saved["name"] == "contents-round.ipynb" and saved["content"] is None
     opened = api.get("contents-round.ipynb").json()
     assert without_volatile(opened["content"]) == without_volatile(nb)
     assert opened["content"]["metadata"]["kernelspec"]["name"] == "erp5"
     assert opened["last_modified"] == saved["last_modified"]
+    assert opened["content"]["cells"][1]["metadata"]["trusted"] is True  # signed as stored
     stored = site.session().get(
         f"{site.url}/data_notebook_module/DataNotebookModule_getNotebook",
         params={"reference": "contents-round"},
@@ -267,3 +271,18 @@ def test_unreachable_portal_and_missing_settings_in_process():
         asyncio.run(unset.get(""))
     assert raised.value.status_code == 500 and "ERP5_URL" in raised.value.log_message
     assert PASSWORD not in raised.value.log_message
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs DataNotebookModule_getNotebook to say ipynb_saved: false for notebooks "
+    "made up from executed cells (server side, asked of the lead)",
+)
+def test_notebook_run_outside_jupyter_opens_without_a_false_change(site, api, site_kernel):
+    kernel = site_kernel("contents-made-up")
+    assert kernel.run("made_up = 1").status == "ok"  # the notebook exists only as cells
+    opened = api.get("contents-made-up.ipynb", params={"hash": "1"}).json()  # as Notebook 7
+    assert kernel.run("made_up + 1").result == "2"
+    before_save = api.get("contents-made-up.ipynb", params={"content": "0", "hash": "1"}).json()
+    assert before_save["hash"] == opened["hash"]
+    assert before_save["last_modified"] == opened["last_modified"]
