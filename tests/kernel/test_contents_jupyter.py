@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import json
+import re
 import time
 
 import nbformat
@@ -286,3 +288,9 @@ def test_notebook_run_outside_jupyter_opens_without_a_false_change(site, api, si
     before_save = api.get("contents-made-up.ipynb", params={"content": "0", "hash": "1"}).json()
     assert before_save["hash"] == opened["hash"]
     assert before_save["last_modified"] == opened["last_modified"]
+
+
+def test_file_browser_starts_at_the_notebooks(jupyter):
+    page = jupyter.session().get(f"{jupyter.base_url}tree").text
+    config = json.loads(re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', page, re.S)[1])
+    assert config["preferredPath"] == "/"  # else Notebook 7 says "Directory not found"
