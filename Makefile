@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test upgrade lint install clean-instance sample
+.PHONY: run cluster test upgrade lint install clean-instance sample
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/wendelin run
 
+## A ZEO server, WENDELIN_WORKERS Zope workers and an haproxy front door on WENDELIN_PORT.
+cluster: $(STAMP)
+	$(BIN)/wendelin cluster
+
 ## Re-apply the business templates to an existing site, keeping documents.
 upgrade: $(STAMP)
 	$(BIN)/wendelin upgrade
@@ -30,6 +34,7 @@ sample: $(STAMP)
 ## Install what the tests need and run every test.
 test: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import random
 import signal
 import sys
 import time
 from pathlib import Path
 from string import Template
+
+from ZODB.POSException import ConflictError
 
 from .settings import REPO_ROOT, Settings
 
@@ -32,8 +36,12 @@ def write_config(settings: Settings) -> Path:
         "var": str(settings.var),
         "home": str(settings.home),
         "cache_bytes": str(settings.zodb_cache_bytes),
+        "conflict_retries": str(settings.conflict_retries),
+        "zeo": settings.zeo or "",
+        "blob_cache_bytes": str(max(settings.memory_budget * 4, 1024**3)),
     }
-    storage = Template((TEMPLATES / "filestorage.conf.in").read_text()).substitute(values)
+    storage_template = "zeoclient.conf.in" if settings.zeo else "filestorage.conf.in"
+    storage = Template((TEMPLATES / storage_template).read_text()).substitute(values)
     conf = Template((TEMPLATES / "zope.conf.in").read_text()).substitute(values, storage=storage)
     (settings.etc / "zope.conf").write_text(conf)
     (settings.etc / "site.zcml").write_text((TEMPLATES / "site.zcml").read_text())
@@ -85,6 +93,25 @@ def prepare_site(settings: Settings, attempts: int = 5) -> str:
     raise AssertionError("unreachable")
 
 
+START_ATTEMPT = "WENDELIN_START_ATTEMPT"
+
+
+def _start_again_after_conflict(limit: int = 5) -> None:
+    """Zope's own first start on an empty ZEO database conflicted with another worker's.
+
+    Zope cannot initialise twice in one process, so this process starts over (the other
+    worker has initialised the database meanwhile); ``limit`` attempts at most.
+    """
+    attempt = int(os.environ.get(START_ATTEMPT, "0")) + 1
+    if attempt > limit:
+        raise RuntimeError(f"database initialisation still conflicts after {limit} attempts")
+    logger.info("database initialised by another worker at the same time; starting again")
+    time.sleep(random.uniform(0.2, 1.0))
+    os.execve(
+        sys.executable, [sys.executable, *sys.argv], {**os.environ, START_ATTEMPT: str(attempt)}
+    )
+
+
 def _stop(signum, frame):  # pragma: no cover - signal handler
     raise KeyboardInterrupt
 
@@ -95,7 +122,10 @@ def serve(settings: Settings) -> None:
     import Zope2
 
     zope_conf = write_config(settings)
-    app = make_app(zope_conf)
+    try:
+        app = make_app(zope_conf)
+    except ConflictError:
+        _start_again_after_conflict()
     password = prepare_site(settings)
     server = waitress.create_server(
         app, host=settings.host, port=settings.port, threads=settings.threads, ident="Wendelin"
@@ -151,16 +181,18 @@ def upgrade(settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wendelin", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("run", "configure", "upgrade"))
+    parser.add_argument("command", choices=("run", "cluster", "configure", "upgrade"))
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_environ()
     if args.command == "configure":
         print(write_config(settings))
     elif args.command == "upgrade":
         upgrade(settings)
+    elif args.command == "cluster":
+        from .cluster import run_cluster
+
+        run_cluster(settings)
     else:
         serve(settings)
     return 0

@@ -42,6 +42,12 @@ class Settings:
     jupyter: bool = True
     #: Jupyter's port; 0 picks a free one (the default when WENDELIN_PORT is 0).
     jupyter_port: int = 8888
+    #: ``host:port`` of a ZEO server to use instead of the embedded FileStorage.
+    zeo: str | None = None
+    #: Zope workers started by ``wendelin cluster``.
+    workers: int = 2
+    #: How often a request that hit a write conflict is retried (Zope's default is 3).
+    conflict_retries: int = 10
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -70,6 +76,19 @@ class Settings:
             raise ConfigurationError(
                 f"WENDELIN_JUPYTER_PORT is not a port number: {jupyter_port_text!r}"
             )
+        zeo = (env.get("WENDELIN_ZEO") or "").strip() or None
+        if zeo is not None:
+            zeo_host, _, zeo_port = zeo.rpartition(":")
+            if not zeo_host or not zeo_port.isdigit() or not 0 < int(zeo_port) <= 65535:
+                raise ConfigurationError(f"WENDELIN_ZEO must be host:port, got {zeo!r}")
+        workers_text = env.get("WENDELIN_WORKERS", "2")
+        if not workers_text.isdigit() or not 1 <= int(workers_text) <= 64:
+            raise ConfigurationError(f"WENDELIN_WORKERS must be 1 to 64: {workers_text!r}")
+        retries_text = env.get("WENDELIN_CONFLICT_RETRIES", "10")
+        if not retries_text.isdigit():
+            raise ConfigurationError(
+                f"WENDELIN_CONFLICT_RETRIES must be a number: {retries_text!r}"
+            )
         return cls(
             host=env.get("WENDELIN_HOST", "127.0.0.1"),
             port=port,
@@ -81,6 +100,9 @@ class Settings:
             threads=int(threads_text),
             jupyter=jupyter_text in ("1", "yes", "on", "true"),
             jupyter_port=int(jupyter_port_text),
+            zeo=zeo,
+            workers=int(workers_text),
+            conflict_retries=int(retries_text),
         )
 
     @property

@@ -1,0 +1,273 @@
+"""A real cluster: runzeo, two `wendelin run` workers and haproxy, started by `wendelin cluster`.
+
+The tests run in file order on one cluster; the last ones kill a worker and stop it all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import msgpack
+import pytest
+import requests
+
+BIN = Path(sys.executable).parent
+PASSWORD = "cluster-secret"
+
+
+class ClusterProcess:
+    """`wendelin cluster` in a temporary instance; URL, ZEO address and worker PIDs."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.env = {
+            **os.environ,
+            "WENDELIN_INSTANCE": str(home),
+            "WENDELIN_PORT": "0",
+            "WENDELIN_JUPYTER": "0",
+            "WENDELIN_WORKERS": "2",
+            "WENDELIN_ADMIN_PASSWORD": PASSWORD,
+        }
+        self.output: list[str] = []
+        self.url = ""
+        self.zeo = ""
+        self.workers: dict[int, tuple[int, str]] = {}
+
+    def start(self, timeout: float = 240) -> None:
+        self.process = subprocess.Popen(
+            [str(BIN / "wendelin"), "cluster"],
+            env=self.env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            if line.startswith("Wendelin cluster is ready at "):
+                self.url = line.split(" at ", 1)[1].strip()
+            elif match := re.match(r"  zeo:\s+(\S+)", line):
+                self.zeo = match.group(1)
+            elif match := re.match(r"  worker (\d+): pid (\d+) at (\S+)", line):
+                self.workers[int(match.group(1))] = (int(match.group(2)), match.group(3))
+            elif line.startswith("Press Ctrl-C"):
+                break
+            if time.monotonic() > deadline:
+                break
+        if not (self.url and len(self.workers) == 2):
+            self.stop()
+            raise RuntimeError("cluster did not start:\n" + "".join(self.output[-60:]))
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    def stop(self) -> int | None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                return self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.wait()
+
+    def session(self) -> requests.Session:
+        session = requests.Session()
+        session.auth = ("zope", PASSWORD)
+        return session
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie child of the cluster process is gone for our purpose
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    running = ClusterProcess(tmp_path_factory.mktemp("cluster"))
+    running.start()
+    yield running
+    running.stop()
+
+
+def ingest(session, url, tag, payload):
+    return session.post(
+        f"{url}/portal_ingestion_policies/default/ingest",
+        params={"reference": tag},
+        data=msgpack.packb([int(time.time()), payload], use_bin_type=True),
+        headers={"Content-Type": "application/octet-stream"},
+        timeout=120,
+    )
+
+
+def stream_of(session, url, tag) -> bytes:
+    status = session.get(f"{url}/portal_ingestion_policies/default/status_json").json()
+    return session.get(status[tag]["url"]).content
+
+
+def cell(session, url, code, reference="cluster-nb"):
+    reply = session.post(
+        f"{url}/Base_executeJupyter",
+        data={"python_expression": code, "reference": reference},
+        timeout=120,
+    ).json()
+    assert reply["status"] == "ok", reply
+    return reply["displayhook_result"].get("data", {}).get("text/plain")
+
+
+def test_front_door_and_every_worker_serve_one_site(cluster):
+    session = cluster.session()
+    created = session.post(
+        f"{cluster.url}/data_stream_module/newContentFromJSON",
+        json={"reference": "seen-everywhere"},
+    )
+    assert created.status_code == 201
+    path = created.json()["url"].split("/erp5/", 1)[1]
+    for _pid, worker_url in cluster.workers.values():
+        answer = session.head(f"{worker_url}/{path}")
+        assert answer.status_code == 200
+    anonymous = requests.get(cluster.url)
+    assert anonymous.status_code == 401
+
+
+def test_concurrent_appends_through_the_front_door_lose_nothing(cluster):
+    clients, count = 8, 200
+
+    def client(number: int) -> list[int]:
+        session = cluster.session()
+        statuses = []
+        for i in range(count):
+            answer = ingest(session, cluster.url, "cluster-busy", f"<{number}:{i}>".encode())
+            statuses.append(answer.status_code)
+        return statuses
+
+    with ThreadPoolExecutor(clients) as pool:
+        statuses = [s for result in pool.map(client, range(clients)) for s in result]
+    assert set(statuses) == {204}
+    data = stream_of(cluster.session(), cluster.url, "cluster-busy").decode()
+    expected = {f"{n}:{i}" for n in range(clients) for i in range(count)}
+    pieces = data[1:-1].split("><")
+    assert len(pieces) == len(expected) and set(pieces) == expected  # each exactly once
+    assert len(data.encode()) == sum(len(f"<{p}>") for p in expected)
+
+
+def test_notebook_cells_share_variables_whatever_worker_runs_them(cluster):
+    session = cluster.session()
+    cell(session, cluster.url, "counter = 0")
+    for _ in range(6):  # round robin: consecutive cells land on both workers
+        cell(session, cluster.url, "counter += 1")
+    assert cell(session, cluster.url, "counter") == "6"
+
+
+def test_mapped_array_views_on_every_worker(cluster):
+    session = cluster.session()
+    cell(
+        session,
+        cluster.url,
+        "import numpy as np\n"
+        "doc = context.data_array_module.newContent(reference='cluster-array')\n"
+        "doc.initArray((1_000_000,), 'f8')[:] = np.arange(1_000_000)",
+        reference="cluster-arrays",
+    )
+    for _ in range(4):
+        total = cell(session, cluster.url, "float(doc.getArray()[:].sum())", "cluster-arrays")
+        assert total == str(float(sum(range(1_000_000))))
+    url = cell(session, cluster.url, "doc.getRelativeUrl()", "cluster-arrays").strip("'")
+    for _pid, worker_url in cluster.workers.values():
+        npy = session.get(f"{worker_url}/{url}")
+        assert npy.status_code == 200 and len(npy.content) > 8_000_000
+
+
+def test_a_worker_of_another_machine_joins_with_wendelin_zeo(cluster, tmp_path):
+    env = {
+        **cluster.env,
+        "WENDELIN_INSTANCE": str(tmp_path / "remote"),
+        "WENDELIN_ZEO": cluster.zeo,
+    }
+    process = subprocess.Popen(
+        [str(BIN / "wendelin"), "run"],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert process.stdout is not None
+        url = ""
+        for line in process.stdout:
+            if line.startswith("Wendelin is ready at "):
+                url = line.split(" at ", 1)[1].strip()
+                break
+        assert url, "the extra worker did not start"
+        data = stream_of(cluster.session(), url, "cluster-busy")
+        assert data.count(b"<") == 8 * 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+
+def test_killed_worker_loses_no_committed_data_and_the_rest_keeps_serving(cluster):
+    session = cluster.session()
+    acknowledged, failed = [], []
+    stop = threading.Event()
+
+    def feed() -> None:
+        number = 0
+        while not stop.is_set():
+            try:
+                answer = ingest(session, cluster.url, "cluster-kill", f"<{number}>".encode())
+                (acknowledged if answer.status_code == 204 else failed).append(number)
+            except requests.RequestException:
+                failed.append(number)
+            number += 1
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    time.sleep(3)
+    victim_pid = cluster.workers[1][0]
+    os.kill(victim_pid, signal.SIGKILL)
+    time.sleep(4)
+    stop.set()
+    feeder.join()
+    before_kill = len(acknowledged)
+    assert before_kill > 10
+    for number in range(1000, 1020):  # the cluster keeps serving through the other worker
+        assert (
+            ingest(session, cluster.url, "cluster-kill", f"<{number}>".encode()).status_code == 204
+        )
+        acknowledged.append(number)
+    stored = stream_of(session, cluster.url, "cluster-kill").decode()[1:-1].split("><")
+    stored_numbers = [int(p) for p in stored]
+    assert len(stored_numbers) == len(set(stored_numbers))  # nothing twice
+    assert set(acknowledged) <= set(stored_numbers)  # nothing acknowledged is lost
+    assert set(stored_numbers) <= set(acknowledged) | set(failed)
+    assert not alive(victim_pid)
+
+
+def test_ctrl_c_stops_every_process(cluster):
+    pids = [pid for pid, _url in cluster.workers.values()]
+    assert cluster.stop() == 0
+    time.sleep(1)
+    assert not any(alive(pid) for pid in pids)
+    assert "Wendelin cluster stopped." in "".join(cluster.output)
+    leftovers = subprocess.run(
+        ["pgrep", "-f", str(cluster.home)], capture_output=True, text=True
+    ).stdout.split()
+    assert leftovers == []
