@@ -10,6 +10,17 @@ from __future__ import annotations
 from AccessControl.SecurityInfo import ModuleSecurityInfo
 
 PUBLIC_API = {
+    "Products.Wendelin": ("ui",),
+    "Products.Wendelin.ui": ("views",),
+    "Products.Wendelin.ui.views": (
+        "getView",
+        "getChrome",
+        "renderLoginForm",
+        "login",
+        "logout",
+        "moduleInfoList",
+        "quoteUrl",
+    ),
     "Products.Wendelin.jupyter.endpoint": ("execute_jupyter", "check_existing_reference"),
     "Products.Wendelin.jupyter.notebooks": (
         "list_notebooks",

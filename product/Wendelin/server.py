@@ -25,6 +25,7 @@ from .settings import REPO_ROOT, Settings
 logger = logging.getLogger("Wendelin.server")
 
 TEMPLATES = REPO_ROOT / "instance"
+MAX_REQUEST_BODY = 1 << 40
 
 
 def write_config(settings: Settings) -> Path:
@@ -128,7 +129,13 @@ def serve(settings: Settings) -> None:
         _start_again_after_conflict()
     password = prepare_site(settings)
     server = waitress.create_server(
-        app, host=settings.host, port=settings.port, threads=settings.threads, ident="Wendelin"
+        app,
+        host=settings.host,
+        port=settings.port,
+        threads=settings.threads,
+        ident="Wendelin",
+        # uploads are streamed into Data Streams block by block: no 1 GiB cap (waitress's)
+        max_request_body_size=MAX_REQUEST_BODY,
     )
     url = f"http://{settings.host}:{server.effective_port}/erp5"
     stored = "" if settings.admin_password else f"  (stored in {settings.password_file})"
