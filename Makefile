@@ -38,7 +38,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check product tests bench
+	$(BIN)/ruff check product erp5_kernel tests bench bt5
 
 clean-instance:
 	rm -rf instance/var instance/etc

@@ -28,6 +28,7 @@ class Server:
             "WENDELIN_INSTANCE": str(home),
             "WENDELIN_PORT": "0",
             "WENDELIN_ADMIN_PASSWORD": PASSWORD,
+            "WENDELIN_JUPYTER": "0",  # tests that need Jupyter turn it on
             **(extra_env or {}),
         }
         self.process: subprocess.Popen | None = None

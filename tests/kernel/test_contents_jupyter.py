@@ -277,11 +277,6 @@ def test_unreachable_portal_and_missing_settings_in_process():
     assert PASSWORD not in raised.value.log_message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs DataNotebookModule_getNotebook to say ipynb_saved: false for notebooks "
-    "made up from executed cells (server side, asked of the lead)",
-)
 def test_notebook_run_outside_jupyter_opens_without_a_false_change(site, api, site_kernel):
     kernel = site_kernel("contents-made-up")
     assert kernel.run("made_up = 1").status == "ok"  # the notebook exists only as cells

@@ -60,6 +60,7 @@ def notebook_from_lines(notebook: Any) -> dict[str, Any]:
     node.metadata["erp5"] = {"reference": notebook.getReference()}
     for count, line in enumerate(notebook.getNotebookLineList(), 1):
         cell = nbformat.v4.new_code_cell(source=line.getNotebookCode(), execution_count=count)
+        cell.id = f"line-{line.getId()}"  # stable: the same notebook reads the same twice
         cell.outputs = [nbformat.from_dict(output) for output in line.getOutputList()]
         for output in cell.outputs:
             if output.get("output_type") == "execute_result":

@@ -78,7 +78,15 @@ def get_notebook(module: Any, reference: str | None = None) -> str:
     """One notebook's list entry and its ``ipynb`` content."""
     reference = _check_reference(reference)
     notebook = _require(find_notebook(module, reference), reference)
-    return _answer(module.REQUEST, {**notebook_info(notebook), "ipynb": notebook.getIpynb()})
+    return _answer(
+        module.REQUEST,
+        {
+            **notebook_info(notebook),
+            # False: the content is built from executed cells, never saved from Jupyter
+            "ipynb_saved": notebook.hasIpynb(),
+            "ipynb": notebook.getIpynb(),
+        },
+    )
 
 
 def save_notebook(module: Any) -> str:
