@@ -12,6 +12,7 @@ import copy
 import json
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
@@ -22,6 +23,13 @@ from tornado.web import HTTPError
 
 from erp5_kernel.contents import Erp5ContentsManager
 from erp5_kernel.launcher import start_jupyter
+
+
+def run_coroutine(coroutine):
+    """Run a coroutine in a thread of its own: another test may leave this thread's loop running."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
 
@@ -268,11 +276,11 @@ def test_unreachable_portal_and_missing_settings_in_process():
         erp5_url=f"http://127.0.0.1:{free_port()}/erp5", erp5_user="u", erp5_password="p"
     )
     with pytest.raises(HTTPError) as raised:
-        asyncio.run(unreachable.get(""))
+        run_coroutine(unreachable.get(""))
     assert raised.value.status_code == 503 and "Cannot reach ERP5" in raised.value.log_message
     unset = Erp5ContentsManager(erp5_url="", erp5_user="", erp5_password="")
     with pytest.raises(HTTPError) as raised:
-        asyncio.run(unset.get(""))
+        run_coroutine(unset.get(""))
     assert raised.value.status_code == 500 and "ERP5_URL" in raised.value.log_message
     assert PASSWORD not in raised.value.log_message
 
