@@ -3,7 +3,7 @@
 import re
 
 import requests
-from conftest import wav_bytes
+from browser_helpers import wav_bytes
 from playwright.sync_api import expect
 
 
