@@ -21,6 +21,7 @@ from Acquisition import Implicit, aq_base, aq_parent
 from Products.PageTemplates.PageTemplateFile import PageTemplateFile
 from zExceptions import BadRequest
 
+from ..errors import WendelinError
 from ..permissions import AddPortalContent, DeleteObjects, ModifyPortalContent, View
 from . import arrays, audio, cache, listing, notebook, upload
 from .auth import (
@@ -40,8 +41,11 @@ MESSAGES = {
     "uploaded": ("success", "Upload complete."),
     "nothing-selected": ("warning", "Select at least one document first."),
     "logged-out": ("success", "You are logged out."),
+    "run-succeeded": ("success", "The operation ran; its outputs are listed below."),
+    "run-failed": ("warning", "The operation failed; its work was rolled back (see the runs)."),
 }
 EDITABLE = ("title", "reference", "description")
+RUNS_SHOWN = 10
 MAX_FIELD = 2000
 
 
@@ -298,8 +302,73 @@ class DataOperationView(BaseView):
             ],
             "input_portal_type": getattr(doc, "input_portal_type", ""),
             "output_portal_type": getattr(doc, "output_portal_type", ""),
-            "can_run": callable(getattr(aq_base(doc), "execute", None)),
+            "can_run": callable(getattr(aq_base(doc), "execute", None))
+            and self._can(ModifyPortalContent),
+            "runs": [self._run_row(run) for run in doc.getRunList()[:RUNS_SHOWN]],
         }
+
+    def _run_row(self, run: dict[str, Any]) -> dict[str, Any]:
+        portal_url = self.context.getPortalObject().absolute_url()
+        return {
+            "run_id": run["run_id"],
+            "status": run["status"],
+            "user": run["user"],
+            "start": run["start"],
+            "duration": f"{run['duration']:.2f} s",
+            "input": run["input"],
+            "input_url": f"{portal_url}/{quote(run['input'])}/view",
+            "outputs": [
+                {"path": out, "url": f"{portal_url}/{quote(out)}/view"} for out in run["outputs"]
+            ],
+            "error": run["error"],
+        }
+
+    def _input_document(self, text: str) -> Any:
+        """The input named by a relative URL (``data_stream_module/1``) or a reference."""
+        doc = self.context
+        portal = doc.getPortalObject()
+        text = text.strip()
+        if not text:
+            raise BadRequest("name the input document (relative URL or reference)")
+        if "/" in text:
+            try:
+                return portal.restrictedTraverse(text)
+            except (KeyError, AttributeError, Unauthorized):
+                raise BadRequest(f"no document you may use at {text!r}") from None
+        query = {"reference": text, "sort_on": "creation_date", "sort_order": "descending"}
+        if doc.getInputPortalType():
+            query["portal_type"] = doc.getInputPortalType()
+        found = portal.portal_catalog.getResultValue(**query)
+        if found is None:
+            raise BadRequest(f"no document with reference {text!r}")
+        return found
+
+    @security.protected(ModifyPortalContent)
+    def run(self) -> str:
+        """Run the operation on the input named in the form; 303 back with its status."""
+        request = self.request
+        require_post(request)
+        check_csrf(self.context, request)
+        document = self._input_document(str(request.form.get("input", "")))
+        text = request.form.get("parameters", "") or "{}"
+        try:
+            parameters = json.loads(text)
+        except ValueError as error:
+            raise BadRequest(f"parameters are not JSON: {error}") from None
+        if not isinstance(parameters, dict):
+            raise BadRequest("parameters must be a JSON object, e.g. {\"channel\": 1}")
+        try:
+            report = self.context.execute(document, **parameters)
+        except WendelinError as error:
+            raise BadRequest(str(error)) from None
+        status = "run-succeeded" if report.status == "succeeded" else "run-failed"
+        if _wants_json(request):
+            return _json(request, {"status": report.status, "outputs": report.outputs,
+                                   "error": report.error})
+        request.response.redirect(
+            f"{self.context.absolute_url()}/view?status={status}", status=303
+        )
+        return ""
 
 
 InitializeClass(DataOperationView)
