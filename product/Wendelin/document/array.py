@@ -59,7 +59,7 @@ class DataArray(WendelinDocument):
             self._p_jar.add(array)
             self._p_jar.add(array._file)
         self._array = array
-        self.reindexObject()
+        self.reindexData()
         return array
 
     @security.protected(ModifyPortalContent)
@@ -67,7 +67,7 @@ class DataArray(WendelinDocument):
     def setArraySlice(self, start: int, end: int, values: Any) -> None:
         """``array[start:end] = values`` (numpy broadcasting), then reindex (size, date)."""
         self._require()[start:end] = values
-        self.reindexObject()
+        self.reindexData()
 
     @security.protected(ModifyPortalContent)
     @zpublish(False)
@@ -75,7 +75,7 @@ class DataArray(WendelinDocument):
         """Append ``values`` along the major axis; returns the new shape (reindexed)."""
         array = self._require()
         array.append(values)
-        self.reindexObject()
+        self.reindexData()
         return array.shape
 
     @security.protected(View)

@@ -170,6 +170,21 @@ class DocumentMixin(ToolsByAcquisition):
         """The editable properties and their values, for views and scripts."""
         return {name: getattr(self, name) for name in self.property_types}
 
+    #: Indexes that change when a document's data changes (not its title or text).
+    DATA_INDEXES = ("getSize", "modification_date", "getModificationDate")
+
+    def reindexData(self) -> None:
+        """Reindex after a data write: size and dates only, not the text indexes.
+
+        Cheaper than a full reindex and touches fewer catalog structures, so appends to
+        different streams from parallel requests rarely conflict in the catalog.
+        """
+        self.notifyModified()
+        catalog = self._getCatalogTool()
+        if catalog is not None:
+            known = set(catalog.indexes())
+            catalog.reindexObject(self, idxs=[i for i in self.DATA_INDEXES if i in known])
+
     def notifyModified(self) -> None:
         """Called by CMF on reindex: keep the modification date current."""
         self.modification_date = DateTime()

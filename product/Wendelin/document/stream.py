@@ -26,6 +26,10 @@ from .http import (
     parse_range,
 )
 
+#: Block size of streams: an append after a commit copies at most one block (it is what
+#: small ingestion posts pay); big writes still go into extents of up to 64 MiB.
+STREAM_BLKSIZE = 256 * 1024
+
 
 class DataStream(WendelinDocument):
     """A stream of bytes, such as an uploaded sound file or a sensor feed (ERP5 API)."""
@@ -39,7 +43,7 @@ class DataStream(WendelinDocument):
 
     def _getFile(self, create: bool = False) -> ZBigFile | None:
         if self._file is None and create:
-            self._file = ZBigFile()
+            self._file = ZBigFile(blksize=STREAM_BLKSIZE)
             if self._p_jar is not None:
                 self._p_jar.add(self._file)  # its blocks then spill to the blob directory
         return self._file
@@ -63,7 +67,7 @@ class DataStream(WendelinDocument):
     def appendData(self, data) -> int:
         """Append ``data`` at the end; returns the new size (reindexed: size, date)."""
         self._getFile(create=True).append(data)
-        self.reindexObject()
+        self.reindexData()
         return self.getSize()
 
     @security.protected(ModifyPortalContent)
@@ -74,7 +78,7 @@ class DataStream(WendelinDocument):
         bigfile.truncate(0)
         if data:
             bigfile.write(0, data)
-        self.reindexObject()
+        self.reindexData()
 
     @security.protected(View)
     def iterate(
@@ -171,7 +175,7 @@ class DataStream(WendelinDocument):
         else:
             bigfile.truncate(0)
             copy_request_body(REQUEST, bigfile.append)
-        self.reindexObject()
+        self.reindexData()
         RESPONSE.setStatus(204)
         return b""
 
