@@ -176,6 +176,8 @@ def rfft_out_of_core(
     with tempfile.TemporaryDirectory(prefix="wendelin-rfft-", dir=scratch_dir) as scratch:
         spectrum = _ScratchSpectrum(packed, scratch)
         step = spectrum.block_length()
+        # W^k = W^a * W^(k-a): one table for every block, one exp per block.
+        steps = np.exp(np.arange(step) * (-2j * np.pi / n))
         for a in range(0, m + 1, step):
             b = min(a + step, m + 1)
             direct = spectrum.read(a, min(b, m))
@@ -185,10 +187,15 @@ def rfft_out_of_core(
                 mirror = np.concatenate([spectrum.read(0, 1), spectrum.read(m - b + 1, m)[::-1]])
             else:
                 mirror = spectrum.read(m - b + 1, m - a + 1)[::-1]
-            mirror = np.conj(mirror)
-            k = np.arange(a, b)
-            twiddle = np.exp(k * (-2j * np.pi / n))
-            write(a, 0.5 * (direct + mirror) - 0.5j * twiddle * (direct - mirror))
+            np.conjugate(mirror, out=mirror)
+            odd = direct - mirror
+            odd *= steps[: b - a]
+            odd *= np.exp(a * (-2j * np.pi / n)) * -0.5j
+            direct += mirror
+            direct *= 0.5
+            direct += odd
+            write(a, direct)
+            del direct, mirror, odd
         del spectrum
 
 
