@@ -22,5 +22,11 @@ def count_retry(event: Any) -> None:
         return
     with _lock:
         retried += 1
-    exc_type = event.exc_info[0].__name__ if event.exc_info else "?"
-    logger.info("conflict retry %d: %s (%s)", retried, event.request.get("PATH_INFO"), exc_type)
+    error = event.exc_info[1] if event.exc_info else None
+    logger.info(
+        "conflict retry %d: %s (%s: %s)",
+        retried,
+        event.request.get("PATH_INFO"),
+        type(error).__name__,
+        str(error)[:200],
+    )

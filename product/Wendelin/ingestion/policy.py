@@ -92,7 +92,8 @@ class IngestionPolicy(WendelinDocument):
             )
         # Recording the tag makes two first uses in parallel conflict (one is retried
         # and finds this stream) instead of creating two streams.
-        self._streams[tag] = stream.getId()
+        if self._streams.get(tag) != stream.getId():
+            self._streams[tag] = stream.getId()
         return stream
 
     def _append(self, stream: Any, request: Any) -> int:
