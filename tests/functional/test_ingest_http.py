@@ -33,6 +33,17 @@ def test_entries_are_appended_in_order_to_the_tags_stream(server, admin, ingest)
     assert ingest(packed([1, b"one,"], [2, b"two,"])).status_code == 204
     assert ingest(packed([3, b"three"])).status_code == 204
     assert stream_bytes(server, admin, "sensor-1") == b"one,two,three"
+    listed = admin.post(
+        f"{server.url}/Base_executeJupyter",
+        data={
+            "reference": "ingest-check",
+            "python_expression": (
+                "[b.getSize for b in context.portal_catalog(portal_type='Data Stream', "
+                "reference='sensor-1')]"
+            ),
+        },
+    ).json()
+    assert listed["displayhook_result"]["data"]["text/plain"] == "[13]"  # listing metadata
 
 
 def test_older_fluentd_form_field(server, admin):

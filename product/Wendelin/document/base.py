@@ -185,6 +185,19 @@ class DocumentMixin(ToolsByAcquisition):
             known = set(catalog.indexes())
             catalog.reindexObject(self, idxs=[i for i in self.DATA_INDEXES if i in known])
 
+    def reindexMetadata(self) -> None:
+        """Refresh the catalog's metadata (size, dates shown in listings), no index.
+
+        For frequent small writes (ingestion): index sets shared by many documents are
+        where parallel transactions conflict; the ``id`` index named here never changes,
+        so only this document's metadata record is written. Sorting by size or date uses
+        the indexes, refreshed by the next full data reindex.
+        """
+        self.notifyModified()
+        catalog = self._getCatalogTool()
+        if catalog is not None:
+            catalog.reindexObject(self, idxs=["id"])
+
     def notifyModified(self) -> None:
         """Called by CMF on reindex: keep the modification date current."""
         self.modification_date = DateTime()

@@ -64,10 +64,15 @@ class DataStream(WendelinDocument):
 
     @security.protected(ModifyPortalContent)
     @zpublish(False)
-    def appendData(self, data) -> int:
-        """Append ``data`` at the end; returns the new size (reindexed: size, date)."""
+    def appendData(self, data, reindex: bool = True) -> int:
+        """Append ``data`` at the end; returns the new size (reindexed: size, date).
+
+        ``reindex=False`` leaves the catalog to the caller (ingestion appends many
+        pieces, then refreshes the metadata once).
+        """
         self._getFile(create=True).append(data)
-        self.reindexData()
+        if reindex:
+            self.reindexData()
         return self.getSize()
 
     @security.protected(ModifyPortalContent)

@@ -70,6 +70,13 @@ class IngestionPolicy(WendelinDocument):
     _streams: OOBTree | None = None
     _transformed: OOBTree | None = None
 
+    def __init__(self, id: str, **properties: Any) -> None:
+        super().__init__(id, **properties)
+        # Made here, not on first use: parallel first posts then write only the BTrees
+        # (which merge different tags) and never both replace the policy's attribute.
+        self._streams = OOBTree()
+        self._transformed = OOBTree()
+
     @security.protected(View)
     def getDataFormat(self) -> str:
         return self.data_format
@@ -111,8 +118,10 @@ class IngestionPolicy(WendelinDocument):
         appended = 0
         for piece in pieces:
             if piece:
-                stream.appendData(piece)
+                stream.appendData(piece, reindex=False)
                 appended += len(piece)
+        if appended:
+            stream.reindexMetadata()
         return appended
 
     def _transform(self, stream: Any, tag: str) -> None:
