@@ -147,6 +147,47 @@ def test_front_door_and_every_worker_serve_one_site(cluster):
     assert anonymous.status_code == 401
 
 
+def test_browser_login_and_upload_through_the_front_door(cluster):
+    """Sessions live in ZODB, so a login on one worker holds on the other."""
+    import io
+    import wave
+
+    browser = requests.Session()
+    browser.headers["Accept"] = "text/html"
+    form = browser.get(f"{cluster.url}/login_form").text
+    token = re.search(r'name="_csrf" value="([0-9a-f]+)"', form).group(1)
+    login = browser.post(
+        f"{cluster.url}/ERP5Site_login",
+        data={
+            "_csrf": token,
+            "__ac_name": "zope",
+            "__ac_password": PASSWORD,
+            "came_from": cluster.url,
+        },
+        allow_redirects=False,
+    )
+    assert login.status_code == 303
+    for _ in range(4):  # round robin: both workers know the session
+        assert browser.get(f"{cluster.url}/data_stream_module/view").status_code == 200
+    sound = io.BytesIO()
+    with wave.open(sound, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\x00\x10" * 8000)
+    uploaded = cluster.session().post(
+        f"{cluster.url}/data_stream_module/DataStreamModule_upload",
+        files={"file": ("cluster.wav", sound.getvalue(), "audio/wav")},
+        headers={"Accept": "application/json"},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    info = uploaded.json()
+    assert info["size"] == len(sound.getvalue())
+    for _pid, worker_url in cluster.workers.values():
+        path = info["url"].split("/erp5/", 1)[1]
+        assert cluster.session().get(f"{worker_url}/{path}").content == sound.getvalue()
+
+
 def test_concurrent_appends_through_the_front_door_lose_nothing(cluster):
     clients, count = 8, 200
 

@@ -108,3 +108,21 @@ def test_render_as_html_skin_script(portal):
     figure = matplotlib.figure.Figure()
     figure.gca().plot([1, 2])
     assert portal.Base_renderAsHtml(figure).startswith('<img src="data:image/png;base64,')
+
+
+def test_render_as_html_inlines_an_image_document(portal):
+    import base64
+
+    import matplotlib.figure
+
+    from Products.Wendelin.analysis.documents import save_image
+
+    figure = matplotlib.figure.Figure(figsize=(2, 1))
+    figure.gca().plot([1, 3, 2])
+    image = save_image(portal, figure, "render-me", title='<b>"x"</b>')
+    html = portal.Base_renderAsHtml(image)
+    prefix = '<img src="data:image/png;base64,'
+    assert html.startswith(prefix)
+    encoded = html[len(prefix) :].split('"', 1)[0]
+    assert base64.b64decode(encoded) == image.getData()
+    assert 'alt="&lt;b&gt;&quot;x&quot;&lt;/b&gt;"' in html
