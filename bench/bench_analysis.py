@@ -8,6 +8,7 @@
 - fft_ratio_to_scaled_in_memory: that time over in-memory ``scipy.fft.rfft`` timed on the
   largest size that fits the budget, scaled by n log n (goal: within 3); medians of
   ``--rounds`` alternating rounds, memory warmed and dirty pages flushed for both sides;
+- plot_*: a line plot of that signal (min/max decimation block by block) rendered to PNG;
 - extract_channel_ratio: reading the WAV from a local file (``read`` of every byte) over
   extracting one channel of it from a Data Stream's ZBigFile into a ZBigArray (1.0 means
   "as fast as reading the file").
@@ -102,6 +103,25 @@ def bench_fft(root, budget: int, rounds: int) -> dict:
     }
 
 
+def bench_plot(root, budget: int) -> dict:
+    """A min/max-decimated line plot of the FFT's signal, rendered to PNG."""
+    from Products.Wendelin.analysis.plot import plot_array
+    from Products.Wendelin.jupyter.display import figure_png
+
+    signal = root["signal"]
+    with memory_budget(budget), PeakRss() as peak:
+        began = time.perf_counter()
+        png = figure_png(plot_array(signal, "line"))
+        seconds = time.perf_counter() - began
+    return {
+        "plot_points": len(signal),
+        "plot_seconds": round(seconds, 2),
+        "plot_points_per_second": int(len(signal) / seconds),
+        "plot_png_bytes": len(png),
+        "plot_peak_rss_anon_over_baseline": peak.over_baseline,
+    }
+
+
 def bench_extract(root, work: str, budget: int) -> dict:
     path = os.path.join(work, "sample.wav")
     frames, rate = 64 * MIB // 4, 44100  # 64 MiB of stereo int16
@@ -158,6 +178,7 @@ def main() -> None:
         result = {
             "budget": budget,
             **bench_fft(root, budget, args.rounds),
+            **bench_plot(root, budget),
             **bench_extract(root, work, budget),
         }
         db.close()
