@@ -46,6 +46,12 @@ class Stub:
     def getCreationDate(self):
         return self.creation_date
 
+    def getCreationTime(self) -> float:
+        return self.creation_date.timeTime()
+
+    def getModificationTime(self) -> float:
+        return self.modification_date.timeTime()
+
     def getModificationDate(self):
         return self.modification_date
 
@@ -88,7 +94,12 @@ def publish(app, path: str, query: str) -> tuple[int, float, bytes]:
         status.append(int(line.split()[0]))
 
     started = time.perf_counter()
-    body = b"".join(app(environ, start_response))
+    result = app(environ, start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        if hasattr(result, "close"):  # as a WSGI server does: ends the request's work
+            result.close()
     return status[0], time.perf_counter() - started, body
 
 
@@ -98,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
 
-    from Products.Wendelin.server import make_app, prepare_site, write_config
+    from Products.Wendelin.server import make_app, prepare_site, tune_gc, write_config
     from Products.Wendelin.settings import Settings
 
     home = Path(tempfile.mkdtemp(prefix="wendelin-bench-listing-"))
@@ -106,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "WENDELIN_INSTANCE": str(home), "WENDELIN_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "WENDELIN_MEMORY_BUDGET": "1GiB", "WENDELIN_JUPYTER": "0",
     })
+    tune_gc()  # as `wendelin run` does
     app = make_app(write_config(settings))
     prepare_site(settings)
     started = time.perf_counter()

@@ -113,6 +113,23 @@ def _start_again_after_conflict(limit: int = 5) -> None:
     )
 
 
+#: Allocations between young collections, and the ratios for the older generations.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """Make CPython's full garbage collections rare.
+
+    A server's ZODB caches hold hundreds of thousands of objects; with the default
+    thresholds (700, 10, 10) a full collection, which walks all of them (seconds with a
+    100,000-document catalog), starts every few requests. Reference counting frees
+    almost everything anyway; cycles are still collected, less often.
+    """
+    import gc
+
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def _stop(signum, frame):  # pragma: no cover - signal handler
     raise KeyboardInterrupt
 
@@ -122,6 +139,7 @@ def serve(settings: Settings) -> None:
     import waitress
     import Zope2
 
+    tune_gc()
     zope_conf = write_config(settings)
     try:
         app = make_app(zope_conf)

@@ -18,12 +18,12 @@ from .format import human_date, human_duration, human_size, iso_date
 #: Column name -> the catalog index it sorts on (ids are sequential: creation order).
 #: Dates sort on full-resolution field indexes (the date indexes keep minutes only).
 SORT_INDEXES = {
-    "id": "getCreationDate",
+    "id": "getCreationTime",  # numbers sort in C; DateTime objects compare in Python
     "title": "title",
     "reference": "reference",
     "portal_type": "portal_type",
     "size": "getSize",
-    "modified": "getModificationDate",
+    "modified": "getModificationTime",
     "owner": "Creator",
 }
 COLUMNS = (
@@ -208,6 +208,6 @@ def recent_documents(portal: Any, limit: int = 8) -> list[dict[str, Any]]:
     for module in portal.getModuleList():
         types.extend(module.getAllowedPortalTypeList())
     results = portal.portal_catalog(
-        portal_type=types, sort_on="getModificationDate", sort_order="descending", limit=limit
+        portal_type=types, sort_on="getModificationTime", sort_order="descending", limit=limit
     )
     return [brain_row(brain) for brain in results[:limit]]
