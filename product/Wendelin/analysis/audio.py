@@ -59,7 +59,7 @@ def _wav_dtype(code: int, bits: int) -> tuple[str, str | None]:
         dtypes = {8: "u1", 16: "<i2", 24: None, 32: "<i4"}
         if bits not in dtypes:
             raise AudioFormatError(f"unsupported PCM sample size: {bits} bits")
-        return f"PCM_{bits:02d}" if bits == 8 else f"PCM_{bits}", dtypes[bits]
+        return ("PCM_U8" if bits == 8 else f"PCM_{bits}"), dtypes[bits]  # libsndfile's names
     if code == WAVE_FORMAT_IEEE_FLOAT:
         dtypes = {32: "<f4", 64: "<f8"}
         if bits not in dtypes:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
+from ..analysis.audio import AudioFormatError, AudioInfo
+from ..analysis.documents import audio_info as read_stream_info
 
 #: Frames decoded per block when computing a waveform.
 BLOCK_FRAMES = 1 << 16
@@ -30,28 +32,9 @@ _EXTENSIONS = {
 }
 
 
-class AudioError(ValueError):
-    """The bytes are not a recording this server can read; the message says why."""
-
-
-@dataclass(frozen=True)
-class AudioInfo:
-    """What a recording's header says."""
-
-    format: str
-    subtype: str
-    channels: int
-    sample_rate: int
-    frames: int
-
-    @property
-    def duration(self) -> float:
-        """Length in seconds."""
-        return self.frames / self.sample_rate if self.sample_rate else 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        """The facts and the duration, for pages and JSON."""
-        return {**asdict(self), "duration": self.duration}
+# One header reader for the whole product: the analysis package's (WAV by hand, the
+# other formats through soundfile); the UI only names its error the way it uses it.
+AudioError = AudioFormatError
 
 
 def sniff_content_type(head: bytes, filename: str = "") -> str | None:
@@ -80,16 +63,10 @@ def audio_info(stream: Any) -> AudioInfo:
     """Format, channels, sample rate and frames of a Data Stream, from its header."""
     if stream.getSize() == 0:
         raise AudioError("the stream is empty")
-    with _soundfile(stream.open()) as sound:
-        if sound.samplerate <= 0 or sound.channels <= 0:
-            raise AudioError("the header announces no samples")
-        return AudioInfo(
-            format=sound.format,
-            subtype=sound.subtype,
-            channels=sound.channels,
-            sample_rate=sound.samplerate,
-            frames=max(0, sound.frames),
-        )
+    info = read_stream_info(stream)
+    if info.sample_rate <= 0 or info.channels <= 0:
+        raise AudioError("the header announces no samples")
+    return info
 
 
 def minmax_columns(blocks, total: int, width: int, channels: int) -> tuple[np.ndarray, np.ndarray]:

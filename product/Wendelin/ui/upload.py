@@ -115,7 +115,10 @@ def store_upload(
         try:
             info = audio_info(stream)
         except AudioError as exc:
-            warning = f"{filename or reference} was stored as plain bytes: it is {exc}."
+            warning = (
+                f"{filename or reference} was stored as plain bytes: it is not a readable "
+                f"audio file ({str(exc).rstrip('.')})."
+            )
         else:
             content_type, duration = sniffed, info.duration
     else:
