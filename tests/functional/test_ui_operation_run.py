@@ -55,3 +55,10 @@ def test_failed_run_is_shown_and_bad_forms_are_refused(ui):
     for data in ({"input": "no-such-reference"}, {"input": "run-form.wav", "parameters": "{"}):
         bad = browser.post(url + "/DataOperation_run", data={"_csrf": token, **data})
         assert bad.status_code == 400
+
+
+def test_document_breadcrumb_names_its_module(ui):
+    made = ui.server.create("data_array_module", title="Crumb test", reference="crumb")
+    page = ui.login().get(made["url"] + "/view").text
+    crumbs = page.split('class="breadcrumbs"', 1)[1].split("</nav>", 1)[0]
+    assert ">Data Arrays</a>" in crumbs and "Crumb test" not in crumbs

@@ -17,7 +17,7 @@ from AccessControl import Unauthorized
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from AccessControl.SecurityManagement import getSecurityManager
-from Acquisition import Implicit, aq_base, aq_parent
+from Acquisition import Implicit, aq_base, aq_inner, aq_parent
 from Products.PageTemplates.PageTemplateFile import PageTemplateFile
 from zExceptions import BadRequest
 
@@ -102,7 +102,7 @@ class BaseView(Implicit):
         """The facts every document page shows."""
         doc = self.context
         created, modified = doc.getCreationDate(), doc.getModificationDate()
-        module = aq_parent(doc)
+        module = aq_parent(aq_inner(doc))  # the container, not the view that wraps it
         return {
             "id": doc.getId(),
             "title": doc.getTitle() or doc.getId(),
@@ -118,7 +118,9 @@ class BaseView(Implicit):
             "modified_iso": iso_date(modified),
             "owner": doc.Creator(),
             "url": doc.absolute_url(),
-            "module_title": module.getTitle() if hasattr(module, "getTitle") else "",
+            # the module's own title: ``getTitle`` is not a module method, and acquiring
+            # it through the document would give the document's title
+            "module_title": getattr(aq_base(module), "title", "") or module.getId(),
             "module_url": module.absolute_url(),
             "can_edit": self._can(ModifyPortalContent),
             "csrf": csrf_token(doc, self.request),
