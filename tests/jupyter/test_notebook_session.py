@@ -114,7 +114,6 @@ def test_render_as_html_inlines_an_image_document(portal):
     import base64
 
     import matplotlib.figure
-
     from Products.Wendelin.analysis.documents import save_image
 
     figure = matplotlib.figure.Figure(figsize=(2, 1))
