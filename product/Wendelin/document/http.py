@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from zope.interface import implementer
 from ZPublisher.Iterators import IStreamIterator
@@ -69,16 +70,23 @@ class ChunkIterator:
         return self._length
 
 
+def read_blocks(source: Any, block: int = 1 << 20) -> Iterator[bytes]:
+    """A seekable file's content from its start, ``block`` bytes at a time."""
+    source.seek(0)
+    while data := source.read(block):
+        yield data
+
+
+def copy_blocks(source: Any, write: Callable[[bytes], Any], block: int = 1 << 20) -> int:
+    """Feed a seekable file to ``write`` block by block from its start; return the byte count."""
+    total = 0
+    for data in read_blocks(source, block):
+        write(data)
+        total += len(data)
+    return total
+
+
 def copy_request_body(request, write, block: int = 1 << 20) -> int:
     """Feed the request body to ``write`` block by block; return the byte count."""
     body = request.get("BODYFILE")
-    total = 0
-    if body is None:
-        return 0
-    body.seek(0)
-    while True:
-        data = body.read(block)
-        if not data:
-            return total
-        write(data)
-        total += len(data)
+    return 0 if body is None else copy_blocks(body, write, block)

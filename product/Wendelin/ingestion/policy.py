@@ -21,6 +21,7 @@ from zExceptions import BadRequest
 from ZPublisher import zpublish
 
 from ..document.base import WendelinDocument
+from ..document.http import read_blocks
 from ..document.operation import OperationFailedError
 from ..errors import WendelinError
 from ..permissions import ModifyPortalContent, View
@@ -41,17 +42,13 @@ def _body_chunks(request: Any) -> Iterator[bytes]:
     form_chunk = request.form.get("data_chunk")
     if form_chunk is not None:
         if hasattr(form_chunk, "read"):  # a multipart file upload
-            while block := form_chunk.read(BLOCK):
-                yield block
+            yield from read_blocks(form_chunk, BLOCK)
         else:
             yield form_chunk.encode("latin-1") if isinstance(form_chunk, str) else form_chunk
         return
     body = request.get("BODYFILE")
-    if body is None:
-        return
-    body.seek(0)
-    while block := body.read(BLOCK):
-        yield block
+    if body is not None:
+        yield from read_blocks(body, BLOCK)
 
 
 class IngestionPolicy(WendelinDocument):

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..document.http import copy_blocks
 from .audio import AudioError, audio_info, sniff_content_type
 
 #: Bytes copied per ``appendData`` call (the stream's block size).
@@ -67,18 +68,6 @@ def is_file(upload: Any) -> bool:
     return hasattr(upload, "read") and hasattr(upload, "seek")
 
 
-def copy_blocks(source: Any, append, block: int = BLOCK) -> int:
-    """Feed ``source`` to ``append`` block by block from its start; return the byte count."""
-    source.seek(0)
-    total = 0
-    while True:
-        data = source.read(block)
-        if not data:
-            return total
-        append(data)
-        total += len(data)
-
-
 def find_stream(module: Any, reference: str):
     """The Data Stream with ``reference`` (as the catalog sees it), or None."""
     return module.portal_catalog.getResultValue(portal_type="Data Stream", reference=reference)
@@ -108,7 +97,7 @@ def store_upload(
         stream.edit(title=title)
     upload.seek(0)
     head = upload.read(16)
-    size = copy_blocks(upload, stream.appendData)
+    size = copy_blocks(upload, stream.appendData, BLOCK)
     sniffed = sniff_content_type(head, filename)
     warning, duration, content_type = "", None, "application/octet-stream"
     if sniffed:
