@@ -96,6 +96,19 @@ class Server:
         session.auth = (user, password)
         return session
 
+    def add_user(
+        self, name: str, roles: list[str], password: str | None = None
+    ) -> requests.Session:
+        """Add a portal user through the standard user folder form; return its session."""
+        password = password or "pw-" + name
+        response = self.session().post(
+            f"{self.url}/acl_users/manage_users",
+            data={"submit": "Add", "name": name, "password": password, "confirm": password,
+                  "roles:list": roles},
+        )
+        assert response.status_code == 200, response.text
+        return self.session(name, password)
+
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
@@ -167,12 +180,7 @@ class UI:
 
     def add_user(self, name: str, roles: list[str], password: str = "pw-secret") -> None:
         """Add a portal user through the standard user folder form."""
-        response = self.server.session().post(
-            f"{self.url}/acl_users/manage_users",
-            data={"submit": "Add", "name": name, "password": password, "confirm": password,
-                  "roles:list": roles},
-        )
-        assert response.status_code == 200, response.text
+        self.server.add_user(name, roles, password)
 
     def run(self, code: str, reference: str = "ui-fixtures") -> dict:
         """Run Python in the portal through the notebook endpoint (admin, Basic auth)."""

@@ -71,18 +71,7 @@ def test_unauthorised(server, admin, ingest):
     anonymous = server.session()
     anonymous.auth = None
     assert ingest(packed([1, b"x"]), session=anonymous).status_code == 401
-    created = admin.post(
-        f"{server.url}/acl_users/manage_users",
-        data={
-            "submit": "Add",
-            "name": "ingest-auditor",
-            "password": "pw-a",
-            "confirm": "pw-a",
-            "roles:list": ["Auditor"],
-        },
-    )
-    assert created.status_code == 200
-    auditor = server.session("ingest-auditor", "pw-a")
+    auditor = server.add_user("ingest-auditor", ["Auditor"])
     assert auditor.get(server.url).status_code == 200  # a real user of the site
     # Zope answers 401 to authenticated users lacking the permission too
     assert ingest(packed([1, b"x"]), session=auditor, reference="forbidden").status_code == 401

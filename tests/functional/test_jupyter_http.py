@@ -36,21 +36,6 @@ def execute(session, server, code, reference="nb-http", **fields):
     return response.json()
 
 
-def add_user(server, admin, name, roles):
-    response = admin.post(
-        f"{server.url}/acl_users/manage_users",
-        data={
-            "submit": "Add",
-            "name": name,
-            "password": "pw-" + name,
-            "confirm": "pw-" + name,
-            "roles:list": roles,
-        },
-    )
-    assert response.status_code == 200, response.text
-    return server.session(name, "pw-" + name)
-
-
 def test_erp5_kernel_form_and_reply_keys(server, admin):
     reply = execute(admin, server, "print('out')\n6 * 7", title="HTTP notebook")
     assert ERP5_REPLY_KEYS <= set(reply)
@@ -105,14 +90,14 @@ def test_anonymous_401_and_users_without_permission_403(server, admin):
     anonymous = server.session()
     anonymous.auth = None
     assert anonymous.post(f"{server.url}/Base_executeJupyter", data={}).status_code == 401
-    author = add_user(server, admin, "http-author", ["Author"])
+    author = server.add_user("http-author", ["Author"])
     response = author.post(
         f"{server.url}/Base_executeJupyter",
         data={"python_expression": "context.data_stream_module.newContent()", "reference": "a"},
     )
     assert response.status_code == 403
     assert "Execute Notebook Code" in response.text
-    developer = add_user(server, admin, "http-developer", ["Developer"])
+    developer = server.add_user("http-developer", ["Developer"])
     assert execute(developer, server, "1 + 1", reference="dev")["status"] == "ok"
 
 

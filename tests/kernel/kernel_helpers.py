@@ -79,17 +79,7 @@ def free_port() -> int:
 
 def add_user(server: Any, name: str, roles: list[str]) -> tuple[str, str]:
     """Create a portal user through its user folder; return its credentials."""
-    response = server.session().post(
-        f"{server.url}/acl_users/manage_users",
-        data={
-            "submit": "Add",
-            "name": name,
-            "password": "pw-" + name,
-            "confirm": "pw-" + name,
-            "roles:list": roles,
-        },
-    )
-    assert response.status_code == 200, response.text
+    server.add_user(name, roles)
     return name, "pw-" + name
 
 
