@@ -24,9 +24,9 @@ from ..document.base import WendelinDocument
 from ..document.http import read_blocks
 from ..document.operation import OperationFailedError
 from ..errors import WendelinError
+from ..locks import serialise_transaction
 from ..permissions import ModifyPortalContent, View
 from .fluentd import IngestionFormatError, iter_entries
-from .locks import serialise_transaction
 
 FORMATS = ("fluentd", "raw")
 BLOCK = 1 << 20

@@ -62,7 +62,7 @@ def find_notebook(context: Any, reference: str) -> Any | None:
     brains = catalog(portal_type=NOTEBOOK_TYPE, reference=reference, limit=1)
     if brains:
         return brains[0].getObject()
-    if catalog.unrestrictedSearchResults(portal_type=NOTEBOOK_TYPE, reference=reference):
+    if reference_exists(context, reference):
         raise Forbidden(f"The notebook reference {reference!r} belongs to another user's notebook.")
     return None
 

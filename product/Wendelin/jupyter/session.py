@@ -13,31 +13,24 @@ from __future__ import annotations
 import sys
 import threading
 import types
-import weakref
 from typing import Any
 
 import transaction
 from transaction.interfaces import InvalidSavepointRollbackError
 
+from ..locks import keyed_lock
 from .display import display, render_as_html
 from .execution import CellResult, ensure_backend, run_cell
 from .protocol import nbformat_outputs, summary
 from .state import cell_definitions, load_variables, merge_definitions, replay, save_variables
 
-_locks: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
-_locks_guard = threading.Lock()
-
 
 def notebook_lock(key: str) -> Any:
     """The lock serialising executions of one notebook in this process."""
-    with _locks_guard:
-        lock = _locks.get(key)
-        if lock is None:
-            lock = _locks[key] = threading.RLock()
-        return lock
+    return keyed_lock(("notebook", key), threading.RLock)
 
 
-def _namespace(module: types.ModuleType, context: Any) -> dict[str, Any]:
+def _namespace(context: Any) -> dict[str, Any]:
     """Names every cell starts with; they are never stored as variables."""
     portal = context.getPortalObject()
     return {
@@ -84,7 +77,7 @@ def execute(notebook: Any, context: Any, code: str, store_history: bool = True) 
     with notebook_lock(module_name):
         module = types.ModuleType(module_name)
         sys.modules[module_name] = module
-        injected = _namespace(module, context)
+        injected = _namespace(context)
         module.__dict__.update(injected)
         notes = _restore(notebook, module, context)
         savepoint = transaction.savepoint(optimistic=True)

@@ -1,21 +1,32 @@
-"""Locks held until the end of the current transaction (commit or abort).
+"""Locks per key for this process, and locks held until the end of a transaction.
 
-Appends to one Data Stream from two threads of one process would conflict in ZODB; a
-lock per stream, released only when the transaction that appended is finished, makes
-them wait for each other instead. Across processes ZODB's conflict detection and the
-publisher's retries remain the arbiter.
+Notebook cells of one notebook and appends to one Data Stream must not run side by
+side in one process. :func:`keyed_lock` gives the lock of a key (kept while in use);
+:func:`serialise_transaction` holds one until the current transaction commits or
+aborts. Across processes ZODB's conflict detection and the publisher's retries remain
+the arbiter.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import transaction
 
-_locks: weakref.WeakValueDictionary[Any, threading.Lock] = weakref.WeakValueDictionary()
+_locks: weakref.WeakValueDictionary[Any, Any] = weakref.WeakValueDictionary()
 _guard = threading.Lock()
+
+
+def keyed_lock(key: Any, factory: Callable[[], Any] = threading.Lock) -> Any:
+    """The lock of ``key`` in this process, made by ``factory`` when nobody holds one."""
+    with _guard:
+        lock = _locks.get(key)
+        if lock is None:
+            lock = _locks[key] = factory()
+        return lock
 
 
 class _ReleaseAtEnd:
@@ -64,10 +75,7 @@ def serialise_transaction(key: Any) -> bool:
     The lock is released when that new transaction commits or aborts. Returns whether
     this call had to wait.
     """
-    with _guard:
-        lock = _locks.get(key)
-        if lock is None:
-            lock = _locks[key] = threading.Lock()
+    lock = keyed_lock(key)
     waited = not lock.acquire(blocking=False)
     if waited:
         lock.acquire()
