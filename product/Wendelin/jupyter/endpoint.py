@@ -100,8 +100,11 @@ def user_notebooks(context: Any) -> list[dict[str, str]]:
     return [{"reference": b.reference, "title": b.title} for b in brains]
 
 
-def _json(request: Any, payload: dict[str, Any]) -> str:
-    request.RESPONSE.setHeader("Content-Type", "application/json; charset=utf-8")
+def json_answer(request: Any, payload: Any, status: int = 200) -> str:
+    """The JSON body of an answer, with its status and content type set."""
+    response = request.RESPONSE
+    response.setStatus(status)
+    response.setHeader("Content-Type", "application/json; charset=utf-8")
     return json.dumps(payload)
 
 
@@ -124,12 +127,12 @@ def execute_jupyter(
         reply = empty_reply()
         reply["code_result"] = "\n".join(f"{n['reference']}\t{n['title']}" for n in notebooks)
         reply["notebook_list"] = notebooks
-        return _json(request, reply)
+        return json_answer(request, reply)
     code = python_expression or ""
     if not code.strip():
         if reference:
             get_or_create_notebook(context, reference, title)
-        return _json(request, empty_reply())
+        return json_answer(request, empty_reply())
     if not reference:
         reply = empty_reply()
         reply.update(
@@ -138,11 +141,11 @@ def execute_jupyter(
             evalue="No notebook reference: set one with %notebook_set_reference <reference>",
             traceback=["MissingReference: no notebook reference was sent with the code"],
         )
-        return _json(request, reply)
+        return json_answer(request, reply)
     notebook = get_or_create_notebook(context, reference, title)
     keep = True if store_history is None else truthy(store_history)
     cell = session.execute(notebook, context, code, store_history=keep)
-    return _json(request, erp5_reply(cell))
+    return json_answer(request, erp5_reply(cell))
 
 
 def check_existing_reference(context: Any, reference: str | None = None) -> str:

@@ -16,7 +16,13 @@ from zExceptions import BadRequest, NotFound
 
 from ..errors import WendelinError
 from ..permissions import DeleteObjects, ModifyPortalContent
-from .endpoint import NOTEBOOK_TYPE, find_notebook, reference_exists, require_header_auth
+from .endpoint import (
+    NOTEBOOK_TYPE,
+    find_notebook,
+    json_answer,
+    reference_exists,
+    require_header_auth,
+)
 from .ipynb import NotebookFormatError
 
 
@@ -38,13 +44,6 @@ def notebook_info(notebook: Any) -> dict[str, str]:
         "creation_date": _iso(notebook.getCreationDate()),
         "modification_date": _iso(notebook.getModificationDate()),
     }
-
-
-def _answer(request: Any, payload: Any, status: int = 200) -> str:
-    response = request.RESPONSE
-    response.setStatus(status)
-    response.setHeader("Content-Type", "application/json; charset=utf-8")
-    return json.dumps(payload)
 
 
 def _require(notebook: Any | None, reference: str) -> Any:
@@ -71,14 +70,14 @@ def list_notebooks(module: Any) -> str:
     """``[{id, reference, title, url, creation_date, modification_date}]``."""
     brains = module.getPortalObject().portal_catalog(portal_type=NOTEBOOK_TYPE, sort_on="reference")
     entries = [notebook_info(brain.getObject()) for brain in brains]
-    return _answer(module.REQUEST, [entry for entry in entries if entry["reference"]])
+    return json_answer(module.REQUEST, [entry for entry in entries if entry["reference"]])
 
 
 def get_notebook(module: Any, reference: str | None = None) -> str:
     """One notebook's list entry and its ``ipynb`` content."""
     reference = _check_reference(reference)
     notebook = _require(find_notebook(module, reference), reference)
-    return _answer(
+    return json_answer(
         module.REQUEST,
         {
             **notebook_info(notebook),
@@ -118,7 +117,7 @@ def save_notebook(module: Any) -> str:
         notebook.setIpynb(body["ipynb"])
     except (NotebookFormatError, WendelinError) as error:
         raise BadRequest(str(error)) from None
-    return _answer(request, notebook_info(notebook), 201 if created else 200)
+    return json_answer(request, notebook_info(notebook), 201 if created else 200)
 
 
 def delete_notebook(module: Any, reference: str | None = None) -> str:
@@ -150,4 +149,4 @@ def rename_notebook(
     notebook.edit(reference=new_reference)
     if notebook.hasIpynb():
         notebook.setIpynb(notebook.getIpynb())
-    return _answer(request, notebook_info(notebook))
+    return json_answer(request, notebook_info(notebook))
