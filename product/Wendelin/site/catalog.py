@@ -1,7 +1,8 @@
 """``portal_catalog``: CMF's permission-filtered ZCatalog with strict, ERP5-style queries.
 
 A query key that names no index is an error, never a silent match-all; ``limit``
-bounds the result inside the catalog.
+bounds the result inside the catalog. Sorting on one field index takes its page from
+:mod:`.sortorder`'s cached order instead of sorting the whole result set per query.
 """
 
 from __future__ import annotations
@@ -9,14 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from AccessControl.class_init import InitializeClass
+from AccessControl.Permissions import manage_zcatalog_entries
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from AccessControl.SecurityManagement import getSecurityManager
 from Products.CMFCore.CatalogTool import CatalogTool
 from Products.CMFCore.indexing import processQueue
 from Products.ZCatalog.ZCatalog import ZCatalog
+from ZTUtils.Lazy import LazyCat, LazyMap
 
 from ..errors import CatalogQueryError
 from ..permissions import View
+from . import sortorder
 
 #: Query keys that steer a search rather than name an index.
 QUERY_OPTIONS = frozenset({"sort_on", "sort_order", "sort_limit", "limit", "b_start", "b_size"})
@@ -67,12 +71,69 @@ class WendelinCatalogTool(CatalogTool):
         processQueue()
         user = getSecurityManager().getUser()
         query["allowedRolesAndUsers"] = self._listAllowedRolesAndUsers(user)
-        results = ZCatalog.searchResults(self, None, **query)
+        results = self._sortedPage(query)
+        if results is None:
+            results = ZCatalog.searchResults(self, None, **query)
         if limit is not None:
             results = results[:limit]
         return results
 
     __call__ = searchResults
+
+    def _sortedPage(self, query: dict[str, Any]) -> Any:
+        """The requested page of a query sorted on one orderable index, from the cached
+        order; None to let ZCatalog sort (several sort indexes, or no usable order)."""
+        sort_on = query.get("sort_on")
+        if isinstance(sort_on, (list, tuple)) and len(sort_on) == 1:
+            sort_on = sort_on[0]
+        sort_order = query.get("sort_order")
+        if not isinstance(sort_on, str) or isinstance(sort_order, (list, tuple)):
+            return None
+        order = sortorder.cache.lookup(self._catalog.indexes[sort_on])
+        if order is None:
+            return None
+        matching = self._matchingRecords(query)
+        if not matching:
+            return LazyCat([])
+        size = query.get("b_size", query.get("sort_limit"))
+        rids, total = order.page(
+            sortorder.record_ids(matching),
+            start=int(query.get("b_start", 0) or 0),
+            size=None if size is None else int(size),
+            reverse=sort_order in ("descending", "reverse"),
+        )
+        return LazyMap(self._catalog.__getitem__, rids.tolist(), len(rids),
+                       actual_result_count=total)
+
+    def _matchingRecords(self, query: dict[str, Any]) -> Any:
+        """The record ids matching ``query``'s index terms, unsorted (ZCatalog's own
+        query plan, as ``Catalog.search`` runs it before sorting)."""
+        catalog = self._catalog
+        query = catalog.make_query(query)
+        plan = catalog.getCatalogPlan(query)
+        plan.start()
+        matching = None
+        for index_id in plan.plan() or catalog._sorted_search_indexes(query):
+            if index_id in catalog.indexes:
+                matching = catalog._search_index(plan, index_id, query, matching)
+                if not matching:
+                    break
+        plan.stop()
+        return matching
+
+    @security.protected(manage_zcatalog_entries)
+    def catalog_object(self, obj: Any, uid: Any = None, idxs: Any = None,
+                       update_metadata: int = 1, pghandler: Any = None) -> None:
+        """Catalog ``obj``, noting which indexes this transaction changes."""
+        indexes = self._catalog.indexes
+        sortorder.mark_changed(indexes[name] for name in (idxs or indexes) if name in indexes)
+        super().catalog_object(obj, uid, idxs, update_metadata, pghandler)
+
+    @security.protected(manage_zcatalog_entries)
+    def uncatalog_object(self, uid: str) -> None:
+        """Remove ``uid`` from the catalog, noting that every index changes."""
+        sortorder.mark_changed(self._catalog.indexes.values())
+        super().uncatalog_object(uid)
 
     @security.protected(View)
     def getResultValue(self, **query: Any):
