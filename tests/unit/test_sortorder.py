@@ -56,7 +56,7 @@ def field_index(data: dict[int, object]) -> FieldIndex:
 def test_page_equals_zcatalog_full_sort(data, extra, start, size, reverse, pick):
     rids = sorted(data)
     values = [data[rid] for rid in rids]
-    order = sortorder.build(field_index(data))
+    order = sortorder.build_order(field_index(data))
     assert order.rids.tolist() == rids
     assert sorted(order.order.tolist()) == rids
     members = sorted(set(pick.sample(rids, pick.randint(0, len(rids))) + extra))
@@ -80,7 +80,7 @@ def test_values_that_do_not_compare_give_no_order():
 
 
 def test_empty_index_gives_empty_pages():
-    order = sortorder.build(field_index({}))
+    order = sortorder.build_order(field_index({}))
     page, total = order.page(np.array([5, 7]), 0, 10, False)
     assert (page.tolist(), total) == ([], 0)
 
@@ -96,7 +96,13 @@ def _make_titles(portal, prefix, titles):
     transaction.commit()
 
 
-def test_catalog_pages_follow_zcatalog_sort_with_ties_by_record_id(portal):
+@pytest.fixture
+def always_build(monkeypatch):
+    """Orders are computed even for the few documents these tests create."""
+    monkeypatch.setattr(sortorder, "BUILD_SHARE", 10**9)
+
+
+def test_catalog_pages_follow_zcatalog_sort_with_ties_by_record_id(portal, always_build):
     """Every page agrees with ZCatalog's sort; ties go by record id (reversed when
     descending) on every page, where ZCatalog's tie order depends on its algorithm."""
     titles = [f"t{n % 7}" for n in range(37)]
@@ -125,7 +131,7 @@ def test_catalog_pages_follow_zcatalog_sort_with_ties_by_record_id(portal):
     assert sortorder.cache.lookup(catalog._catalog.indexes["title"]) is not None
 
 
-def test_committed_change_gives_a_fresh_order(portal):
+def test_committed_change_gives_a_fresh_order(portal, always_build):
     _make_titles(portal, "so-fresh", ["m", "n", "o"])
     catalog = portal.portal_catalog
     query = {"reference": {"query": ("so-fresh", "so-fresh\U0010ffff"), "range": "min:max"}}
@@ -149,7 +155,7 @@ def test_committed_change_gives_a_fresh_order(portal):
     assert sortorder.cache.builds == builds + 1
 
 
-def test_deleted_documents_leave_the_order(portal):
+def test_deleted_documents_leave_the_order(portal, always_build):
     _make_titles(portal, "so-gone", ["x", "y", "z"])
     catalog = portal.portal_catalog
     query = {"reference": {"query": ("so-gone", "so-gone\U0010ffff"), "range": "min:max"}}
@@ -162,10 +168,26 @@ def test_deleted_documents_leave_the_order(portal):
     assert page.actual_result_count == 2
 
 
+def test_small_result_sets_are_sorted_by_zcatalog_without_an_order(portal):
+    module = portal.data_operation_module
+    for number in range(3 * sortorder.BUILD_SHARE):  # enough documents besides these
+        module.newContent(title=f"filler {number}", reference=f"so-filler-{number}")
+    _make_titles(portal, "so-small", ["q", "p"])
+    catalog = portal.portal_catalog
+    sortorder.cache.clear()
+    builds = sortorder.cache.builds
+    page = catalog(sort_on="title", sort_order="descending", reference=["so-small-000",
+                   "so-small-001"], b_start=1, b_size=5)
+    assert [b.title for b in page] == ["p"] and page.actual_result_count == 2
+    assert sortorder.cache.builds == builds
+    assert len(catalog(sort_on="title", b_size=5)) == 5  # the whole catalog: an order
+    assert sortorder.cache.builds == builds + 1
+
+
 def test_indexes_without_an_order_are_sorted_by_zcatalog(portal):
     catalog = portal.portal_catalog
-    assert sortorder.build(catalog._catalog.indexes["SearchableText"]) is None
-    assert sortorder.build(catalog._catalog.indexes["allowedRolesAndUsers"]) is None
+    assert sortorder.build_order(catalog._catalog.indexes["SearchableText"]) is None
+    assert sortorder.build_order(catalog._catalog.indexes["allowedRolesAndUsers"]) is None
 
 
 class DummyIndex:

@@ -81,27 +81,33 @@ class WendelinCatalogTool(CatalogTool):
     __call__ = searchResults
 
     def _sortedPage(self, query: dict[str, Any]) -> Any:
-        """The requested page of a query sorted on one orderable index, from the cached
-        order; None to let ZCatalog sort (several sort indexes, or no usable order)."""
+        """The requested page of a query sorted on one field index: from the index's cached
+        order, or sorted by ZCatalog when the result set is small or the transaction changed
+        the index. None for other sorts (ZCatalog's search does them)."""
         sort_on = query.get("sort_on")
         if isinstance(sort_on, (list, tuple)) and len(sort_on) == 1:
             sort_on = sort_on[0]
         sort_order = query.get("sort_order")
         if not isinstance(sort_on, str) or isinstance(sort_order, (list, tuple)):
             return None
-        order = sortorder.cache.lookup(self._catalog.indexes[sort_on])
-        if order is None:
+        index = self._catalog.indexes[sort_on]
+        if not sortorder.orderable(index):
             return None
         matching = self._matchingRecords(query)
         if not matching:
             return LazyCat([])
+        start = int(query.get("b_start", 0) or 0)
         size = query.get("b_size", query.get("sort_limit"))
-        rids, total = order.page(
-            sortorder.record_ids(matching),
-            start=int(query.get("b_start", 0) or 0),
-            size=None if size is None else int(size),
-            reverse=sort_order in ("descending", "reverse"),
-        )
+        size = None if size is None else int(size)
+        reverse = sort_order in ("descending", "reverse")
+        share = len(matching) * sortorder.BUILD_SHARE >= len(self._catalog)
+        order = sortorder.cache.lookup(index, build=share)
+        if order is None:
+            return self._catalog.sortResults(
+                matching, index, reverse, None if size is None else start + size,
+                actual_result_count=len(matching), b_start=start, b_size=size,
+            )
+        rids, total = order.page(sortorder.record_ids(matching), start, size, reverse)
         return LazyMap(self._catalog.__getitem__, rids.tolist(), len(rids),
                        actual_result_count=total)
 

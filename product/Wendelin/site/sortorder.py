@@ -26,6 +26,10 @@ import numpy as np
 #: Bytes the cached orders of one process may take (12 bytes per indexed document).
 CACHE_BYTES = 64 * 1024 * 1024
 
+#: An order is computed for a query matching at least 1/BUILD_SHARE of the catalog;
+#: ZCatalog sorts smaller result sets itself, in less time than an order costs.
+BUILD_SHARE = 8
+
 #: Transaction data key: the oids of the indexes the transaction changed.
 _CHANGED = object()
 
@@ -102,13 +106,18 @@ def record_ids(result_set: Any) -> np.ndarray:
     return ids
 
 
-def build(index: Any) -> SortOrder | None:
+def orderable(index: Any) -> bool:
+    """Whether ``index`` is of a type this module orders."""
+    return getattr(index, "meta_type", None) in ORDERABLE_INDEXES
+
+
+def build_order(index: Any) -> SortOrder | None:
     """The order of a FieldIndex or DateIndex, or None for other index types.
 
     Read from the index's record id -> value BTree, whose values sit in its buckets: the
     value -> record ids BTree would load one persistent set per distinct value."""
     backward = getattr(index, "_unindex", None)
-    if getattr(index, "meta_type", None) not in ORDERABLE_INDEXES or backward is None:
+    if not orderable(index) or backward is None:
         return None
     rids = np.fromiter(backward.keys(), dtype=np.int32, count=len(backward))
     return SortOrder.from_values(rids, list(backward.values()))
@@ -124,9 +133,10 @@ class SortOrderCache:
         self._lock = threading.Lock()
         self.builds = 0  # orders computed so far (tests and benchmarks read it)
 
-    def lookup(self, index: Any) -> SortOrder | None:
-        """The order of ``index`` as the current transaction sees it, computed when needed;
-        None when this transaction changed the index or its values cannot be ordered."""
+    def lookup(self, index: Any, build: bool = True) -> SortOrder | None:
+        """The order of ``index`` as the current transaction sees it, computed when missing
+        if ``build``; None when this transaction changed the index, when it has no order
+        (other index types, values that do not compare) or when it is missing and not built."""
         jar = getattr(index, "_p_jar", None)
         if jar is None or index._p_oid is None or changed_here(index):
             return None
@@ -137,7 +147,9 @@ class SortOrderCache:
             if found is not None and found[0]() is db:
                 self._entries.move_to_end(key)
                 return found[1]
-        entry = build(index)
+        if not build:
+            return None
+        entry = build_order(index)
         if entry is None:
             return None
         self.builds += 1
