@@ -28,6 +28,7 @@ def test_start_page_lists_modules_with_counts_and_recent_documents(ui, browser):
     count = re.search(r'data-module="data_operation_module">.*?class="count">(\d+)<', page, re.S)
     assert int(count.group(1)) >= 1
     assert "Recent operation" in page.split("Recent documents", 1)[1]
+    assert 'data-module="image_module"' in browser.get(f"{ui.url}/view").text  # ERP5's name
 
 
 def test_listing_search_filter_sort_and_pages(ui, browser):
@@ -247,7 +248,7 @@ def test_data_operation_view_shows_script_and_parameters(ui, browser):
 
 def test_every_page_answers_anonymous_with_login_or_401(ui):
     made = ui.server.create("data_stream_module", title="private-doc")
-    for path in ("", "/data_stream_module", made["url"].replace(ui.url, "") + "/view",
+    for path in ("", "/view", "/data_stream_module", made["url"].replace(ui.url, "") + "/view",
                  made["url"].replace(ui.url, "") + "/DataStream_viewWaveform"):
         response = requests.get(ui.url + path, allow_redirects=False)
         assert response.status_code == 401, path

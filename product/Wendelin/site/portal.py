@@ -72,6 +72,11 @@ class WendelinSite(PortalObjectBase):
         return self.ERP5Site_view()
 
     @security.protected(View)
+    def view(self, REQUEST=None, RESPONSE=None):
+        """The front page under its ERP5 name, ``/erp5/view``."""
+        return self.ERP5Site_view()
+
+    @security.protected(View)
     def getModuleList(self) -> list:
         """The modules of the portal, in the order the business templates define them."""
         return [self._getOb(module_id) for module_id in self._module_ids if module_id in self]
