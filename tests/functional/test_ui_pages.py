@@ -253,3 +253,14 @@ def test_every_page_answers_anonymous_with_login_or_401(ui):
         response = requests.get(ui.url + path, allow_redirects=False)
         assert response.status_code == 401, path
         assert "private-doc" not in response.text
+
+
+def test_missing_pages_get_the_site_error_page_escaped(ui, browser):
+    response = browser.get(f"{ui.url}/data_stream_module/<script>alert(1)</script>")
+    assert response.status_code == 404
+    assert "Page not found" in response.text and "wendelin.css" in response.text
+    assert "<script>alert(1)" not in response.text
+    assert re.search(r"<code>[^<]*data_stream_module/%3Cscript%3Ealert", response.text)
+    anonymous = requests.get(f"{ui.url}/no_such_page", headers={"Accept": "text/html"})
+    assert anonymous.status_code == 404 and "Page not found" in anonymous.text
+    assert "Traceback" not in anonymous.text

@@ -2,6 +2,7 @@
 
 import threading
 from threading import get_ident
+from typing import Any
 
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
@@ -75,6 +76,14 @@ class WendelinSite(PortalObjectBase):
     def view(self, REQUEST=None, RESPONSE=None):
         """The front page under its ERP5 name, ``/erp5/view``."""
         return self.ERP5Site_view()
+
+    @security.private
+    def standard_error_message(self, client: Any = None, error_type: str = "",
+                               error_value: str = "", **kw: Any) -> str:
+        """The page Zope shows when a request under the portal fails (styled, escaped)."""
+        from ..ui.views import error_page
+
+        return error_page(self, self.REQUEST, error_type, error_value)
 
     @security.protected(View)
     def getModuleList(self) -> list:

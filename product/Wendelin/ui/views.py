@@ -560,6 +560,33 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 _login_template = PageTemplateFile(str(Path(__file__).parent / "templates" / "login_form.pt"))
+_error_template = PageTemplateFile(
+    str(Path(__file__).parent / "templates" / "standard_error_message.pt")
+)
+ERROR_TITLES = {400: "Bad request", 401: "Not allowed", 403: "Not allowed", 404: "Page not found",
+                409: "Conflict"}
+
+
+def error_page(portal: Any, request: Any, error_type: str, error_value: str) -> str:
+    """The site's error page: what went wrong in words, never a traceback.
+
+    Rendered by trusted code: when a request fails, the visitor may no longer be
+    allowed to see the object the error happened on."""
+    for name, value in SECURITY_HEADERS.items():
+        request.response.setHeader(name, value)
+    status = request.response.getStatus()
+    title = ERROR_TITLES.get(status, "Something went wrong" if status >= 500 else "Refused")
+    page = {
+        "title": title,
+        "status": status,
+        "portal_url": portal.absolute_url(),
+        "url": request.get("ACTUAL_URL", "") or request.get("URL", ""),
+        "missing": status == 404,
+        "detail": str(error_value) if 400 <= status < 500 and status != 404 else "",
+        "failed": status >= 500,
+        "error_type": error_type,
+    }
+    return _error_template.__of__(portal)(page=page)
 
 
 def _script_context(script: Any) -> tuple[Any, Any]:
