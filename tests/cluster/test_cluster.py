@@ -236,6 +236,29 @@ def test_mapped_array_views_on_every_worker(cluster):
         assert npy.status_code == 200 and len(npy.content) > 8_000_000
 
 
+def test_sorted_catalog_pages_follow_edits_made_on_another_worker(cluster):
+    """Each worker caches sort orders; an edit committed by one worker invalidates them."""
+    session = cluster.session()
+    first, second = [url for _pid, url in cluster.workers.values()][:2]
+    sorted_titles = (
+        "titles = [b.title for b in context.portal_catalog(sort_on='title')]\n"
+        "(titles == sorted(titles), {!r} in titles, len(titles) > 1)"
+    )
+    cell(session, first, "context.data_operation_module.newContent("
+         "reference='cluster-sorted-op', title='zzz cluster sort')", "cluster-sort")
+    for worker in (first, second):  # both workers compute and keep the title order
+        assert cell(session, worker, sorted_titles.format("zzz cluster sort"),
+                    "cluster-sort") == "(True, True, True)"
+    cell(session, first, "context.portal_catalog.getResultValue("
+         "reference='cluster-sorted-op').edit(title='A cluster sort')", "cluster-sort")
+    for worker in (second, first):  # last before the edit, now among the first
+        assert cell(session, worker, sorted_titles.format("A cluster sort"),
+                    "cluster-sort") == "(True, True, True)"
+    # Each request saw the previous one's commit, whichever worker made it: one notebook.
+    assert cell(session, second, "len(context.portal_catalog(portal_type='Data Notebook', "
+                "reference='cluster-sort'))", "cluster-sort") == "1"
+
+
 def test_a_worker_of_another_machine_joins_with_wendelin_zeo(cluster, tmp_path):
     env = {
         **cluster.env,

@@ -127,19 +127,35 @@ class WendelinCatalogTool(CatalogTool):
         plan.stop()
         return matching
 
+    def _sortIndexCounters(self, names: Any = None) -> dict[str, int]:
+        indexes = self._catalog.indexes
+        return {
+            name: indexes[name].getCounter()
+            for name in (names or indexes)
+            if name in indexes and sortorder.orderable(indexes[name])
+        }
+
+    def _markChangedSince(self, counters: dict[str, int]) -> None:
+        indexes = self._catalog.indexes
+        sortorder.mark_changed(
+            indexes[name] for name, count in counters.items()
+            if indexes[name].getCounter() != count
+        )
+
     @security.protected(manage_zcatalog_entries)
     def catalog_object(self, obj: Any, uid: Any = None, idxs: Any = None,
                        update_metadata: int = 1, pghandler: Any = None) -> None:
-        """Catalog ``obj``, noting which indexes this transaction changes."""
-        indexes = self._catalog.indexes
-        sortorder.mark_changed(indexes[name] for name in (idxs or indexes) if name in indexes)
+        """Catalog ``obj``, noting which sort indexes this transaction really changed."""
+        counters = self._sortIndexCounters(idxs)
         super().catalog_object(obj, uid, idxs, update_metadata, pghandler)
+        self._markChangedSince(counters)
 
     @security.protected(manage_zcatalog_entries)
     def uncatalog_object(self, uid: str) -> None:
-        """Remove ``uid`` from the catalog, noting that every index changes."""
-        sortorder.mark_changed(self._catalog.indexes.values())
+        """Remove ``uid`` from the catalog, noting which sort indexes changed."""
+        counters = self._sortIndexCounters()
         super().uncatalog_object(uid)
+        self._markChangedSince(counters)
 
     @security.protected(View)
     def getResultValue(self, **query: Any):
