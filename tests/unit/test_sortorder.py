@@ -251,3 +251,16 @@ def test_marked_index_is_not_cached():
 def _clean_transaction():
     yield
     transaction.abort()
+
+
+def test_only_the_indexes_an_edit_changes_leave_the_cache(portal, always_build):
+    _make_titles(portal, "so-keep", ["k1", "k2"])
+    catalog = portal.portal_catalog
+    indexes = catalog._catalog.indexes
+    query = {"reference": {"query": ("so-keep", "so-keep\U0010ffff"), "range": "min:max"}}
+    catalog.getResultValue(reference="so-keep-000").edit(description="changed")
+    assert [b.title for b in catalog(sort_on="title", **query)] == ["k1", "k2"]
+    assert not sortorder.changed_here(indexes["title"])  # served from the cache
+    assert sortorder.changed_here(indexes["getModificationTime"])
+    transaction.savepoint()  # the unsaved flag goes; the mark stays
+    assert sortorder.changed_here(indexes["getModificationTime"])
