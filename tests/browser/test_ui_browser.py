@@ -162,6 +162,17 @@ def test_delete_after_confirmation(page, login, live_server, fixtures, artifacts
     assert "op-24" not in page.content() and "op-25" not in page.content()
 
 
+def test_missing_page_has_the_site_error_page(page, login, live_server, fixtures, artifacts):
+    login()
+    answer = page.goto(f"{live_server.url}/data_stream_module/no-such-recording")
+    assert answer.status == 404
+    expect(page.locator("h1")).to_have_text("Page not found")
+    expect(page.locator("main code")).to_contain_text("no-such-recording")
+    shot(page, artifacts, "13-not-found")
+    page.click("text=Back to the start page")
+    expect(page.locator("[data-module=data_stream_module]")).to_be_visible()
+
+
 def test_phone_layout_is_readable(chromium, live_server, fixtures, artifacts):
     context = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     page = context.new_page()
