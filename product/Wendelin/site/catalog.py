@@ -128,6 +128,7 @@ class WendelinCatalogTool(CatalogTool):
         return matching
 
     def _sortIndexCounters(self, names: Any = None) -> dict[str, int]:
+        """The change counters of the orderable indexes among ``names`` (all when empty)."""
         indexes = self._catalog.indexes
         return {
             name: indexes[name].getCounter()
@@ -136,6 +137,7 @@ class WendelinCatalogTool(CatalogTool):
         }
 
     def _markChangedSince(self, counters: dict[str, int]) -> None:
+        """Mark, for this transaction, the indexes whose counters moved since ``counters``."""
         indexes = self._catalog.indexes
         sortorder.mark_changed(
             indexes[name] for name, count in counters.items()
