@@ -21,13 +21,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import msgpack
 import requests
+from Products.Wendelin.processes import BANNER_END, CLUSTER_READY, READY, ProcessOutput
 
 BIN = Path(sys.executable).parent
 PASSWORD = "bench-secret"
@@ -56,21 +56,16 @@ class Site:
         )
         self.lines: list[str] = []
         self.url = ""
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-            if match := re.match(r"Wendelin (?:cluster )?is ready at (\S+)", line):
-                self.url = match.group(1)
-            if line.startswith("Press Ctrl-C"):
-                break
-        if not self.url:
-            raise RuntimeError("did not start:\n" + "".join(self.lines[-40:]))
-        threading.Thread(target=self._drain, daemon=True).start()
 
-    def _drain(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
+        def banner(line: str) -> bool:
+            if match := re.match(rf"(?:{re.escape(READY)}|{re.escape(CLUSTER_READY)})(\S+)", line):
+                self.url = match.group(1)
+            return line.startswith(BANNER_END)
+
+        reader = ProcessOutput(self.process, self.lines)
+        if not (reader.read_until(banner, timeout=600) and self.url):
+            raise RuntimeError("did not start:\n" + reader.tail(40))
+        reader.drain()
 
     def conflicts(self) -> int:
         return sum("conflict retry" in line for line in self.lines)

@@ -16,13 +16,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
 from .errors import ConfigurationError
+from .processes import BANNER_END, CLUSTER_READY, READY, ProcessOutput
 from .settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "instance"
@@ -73,27 +73,17 @@ class Worker:
     number: int
     port: int
     process: subprocess.Popen
-    output: list[str] = field(default_factory=list)
     url: str = ""
+    output: ProcessOutput = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.output = ProcessOutput(self.process, echo=f"[worker {self.number}] ")
 
     def read_until_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
-            if line.startswith("Wendelin is ready at "):
-                self.url = line.split(" at ", 1)[1].strip()
-                threading.Thread(target=self._drain, daemon=True).start()
-                return
-            if time.monotonic() > deadline:
-                break
-        raise RuntimeError(f"worker {self.number} did not start:\n" + "".join(self.output[-30:]))
-
-    def _drain(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
-            sys.stdout.write(f"[worker {self.number}] {line}")
+        if not self.output.read_until(lambda line: line.startswith(READY), timeout):
+            raise RuntimeError(f"worker {self.number} did not start:\n" + self.output.tail(30))
+        self.url = self.output.lines[-1].split(" at ", 1)[1].strip()
+        self.output.drain()
 
 
 class Cluster:
@@ -215,7 +205,7 @@ def run_cluster(settings: Settings) -> None:
         url = f"http://{settings.host}:{cluster.front_port}/erp5"
         jupyter_line = cluster.start_jupyter(url, password)
         stored = "" if settings.admin_password else f"  (stored in {settings.password_file})"
-        print(f"Wendelin cluster is ready at {url}", flush=True)
+        print(f"{CLUSTER_READY}{url}", flush=True)
         print(f"  user:     {settings.admin_user}", flush=True)
         print(f"  password: {password}{stored}", flush=True)
         print(f"  zeo:      {cluster.zeo_address}", flush=True)
@@ -223,7 +213,7 @@ def run_cluster(settings: Settings) -> None:
             print(f"  worker {worker.number}: pid {worker.process.pid} at {worker.url}", flush=True)
         if jupyter_line:
             print(jupyter_line, flush=True)
-        print("Press Ctrl-C to stop.", flush=True)
+        print(BANNER_END, flush=True)
         while True:
             time.sleep(1)
     except KeyboardInterrupt:

@@ -20,6 +20,7 @@ from string import Template
 
 from ZODB.POSException import ConflictError
 
+from .processes import BANNER_END, READY
 from .settings import REPO_ROOT, Settings
 
 logger = logging.getLogger("Wendelin.server")
@@ -164,12 +165,12 @@ def serve(settings: Settings) -> None:
         jupyter, jupyter_line = start_for_site(
             url, settings.admin_user, password, settings.var, settings.jupyter_port
         )
-    print(f"Wendelin is ready at {url}", flush=True)
+    print(f"{READY}{url}", flush=True)
     print(f"  user:     {settings.admin_user}", flush=True)
     print(f"  password: {password}{stored}", flush=True)
     if jupyter_line:
         print(jupyter_line, flush=True)
-    print("Press Ctrl-C to stop.", flush=True)
+    print(BANNER_END, flush=True)
     signal.signal(signal.SIGTERM, _stop)
     try:
         server.run()

@@ -18,6 +18,7 @@ from pathlib import Path
 import msgpack
 import pytest
 import requests
+from Products.Wendelin.processes import BANNER_END, CLUSTER_READY, ProcessOutput
 
 BIN = Path(sys.executable).parent
 PASSWORD = "cluster-secret"
@@ -49,29 +50,21 @@ class ClusterProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
-            if line.startswith("Wendelin cluster is ready at "):
+
+        def banner(line: str) -> bool:
+            if line.startswith(CLUSTER_READY):
                 self.url = line.split(" at ", 1)[1].strip()
             elif match := re.match(r"  zeo:\s+(\S+)", line):
                 self.zeo = match.group(1)
             elif match := re.match(r"  worker (\d+): pid (\d+) at (\S+)", line):
                 self.workers[int(match.group(1))] = (int(match.group(2)), match.group(3))
-            elif line.startswith("Press Ctrl-C"):
-                break
-            if time.monotonic() > deadline:
-                break
-        if not (self.url and len(self.workers) == 2):
-            self.stop()
-            raise RuntimeError("cluster did not start:\n" + "".join(self.output[-60:]))
-        threading.Thread(target=self._drain, daemon=True).start()
+            return line.startswith(BANNER_END)
 
-    def _drain(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
+        reader = ProcessOutput(self.process, self.output)
+        if not (reader.read_until(banner, timeout) and self.url and len(self.workers) == 2):
+            self.stop()
+            raise RuntimeError("cluster did not start:\n" + reader.tail(60))
+        reader.drain()
 
     def stop(self) -> int | None:
         if self.process.poll() is None:

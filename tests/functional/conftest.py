@@ -8,11 +8,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
+from Products.Wendelin.processes import READY, ProcessOutput
 
 PASSWORD = "functional-secret"
 BIN = Path(sys.executable).parent
@@ -43,27 +43,12 @@ class Server:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        deadline = time.monotonic() + timeout
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
-            if line.startswith("Wendelin is ready at "):
-                self.url = line.split(" at ", 1)[1].strip()
-                break
-            if time.monotonic() > deadline:
-                break
-        if not self.url:
+        reader = ProcessOutput(self.process, self.output)
+        if not reader.read_until(lambda line: line.startswith(READY), timeout):
             self.stop()
             raise RuntimeError("server did not start:\n" + "".join(self.output))
-        # Keep draining output so the server never blocks on a full pipe.
-        import threading
-
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
+        self.url = self.output[-1].split(" at ", 1)[1].strip()
+        reader.drain()
 
     def stop(self) -> int | None:
         if self.process is None:
