@@ -559,6 +559,14 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
 }
+
+
+def _set_security_headers(response: Any) -> None:
+    """Send :data:`SECURITY_HEADERS` with a page (every page's frame and the error page)."""
+    for name, value in SECURITY_HEADERS.items():
+        response.setHeader(name, value)
+
+
 _login_template = PageTemplateFile(str(Path(__file__).parent / "templates" / "login_form.pt"))
 _error_template = PageTemplateFile(
     str(Path(__file__).parent / "templates" / "standard_error_message.pt")
@@ -572,8 +580,7 @@ def error_page(portal: Any, request: Any, error_type: str, error_value: str) -> 
 
     Rendered by trusted code: when a request fails, the visitor may no longer be
     allowed to see the object the error happened on."""
-    for name, value in SECURITY_HEADERS.items():
-        request.response.setHeader(name, value)
+    _set_security_headers(request.response)
     status = request.response.getStatus()
     title = ERROR_TITLES.get(status, "Something went wrong" if status >= 500 else "Refused")
     page = {
@@ -608,8 +615,7 @@ def getChrome(script: Any) -> dict[str, Any]:
     """What every page's frame needs: who is logged in, the CSRF token, the navigation."""
     context, request = _script_context(script)
     portal = context.getPortalObject()
-    for name, value in SECURITY_HEADERS.items():
-        request.response.setHeader(name, value)
+    _set_security_headers(request.response)
     name = _current_user_name()
     modules = []
     if name:
