@@ -169,22 +169,19 @@ class SortOrderCache:
             self._used = 0
 
 
-def _changed_oids(jar: Any) -> set[bytes]:
-    txn = jar.transaction_manager.get()
-    try:
-        return txn.data(_CHANGED)
-    except KeyError:
-        changed: set[bytes] = set()
-        txn.set_data(_CHANGED, changed)
-        return changed
-
-
 def mark_changed(indexes: Iterable[Any]) -> None:
     """Note that the current transaction changes ``indexes``: it must not use the cache,
     even after a savepoint has cleared the indexes' unsaved-changes flags."""
     for index in indexes:
-        if getattr(index, "_p_jar", None) is not None and index._p_oid is not None:
-            _changed_oids(index._p_jar).add(index._p_oid)
+        if getattr(index, "_p_jar", None) is None or index._p_oid is None:
+            continue
+        txn = index._p_jar.transaction_manager.get()
+        try:
+            changed = txn.data(_CHANGED)
+        except KeyError:
+            changed = set()
+            txn.set_data(_CHANGED, changed)
+        changed.add(index._p_oid)
 
 
 def changed_here(index: Any) -> bool:
@@ -192,7 +189,10 @@ def changed_here(index: Any) -> bool:
     counter = getattr(index, "_counter", None)
     if counter is not None and counter._p_changed:
         return True
-    return index._p_oid in _changed_oids(index._p_jar)
+    try:
+        return index._p_oid in index._p_jar.transaction_manager.get().data(_CHANGED)
+    except KeyError:  # this transaction marked nothing
+        return False
 
 
 #: The process's cache; one is enough, databases are told apart inside.
