@@ -10,12 +10,14 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from .errors import BigDataError, OutOfCoreError
 
 DEFAULT_BUDGET = 512 * 1024**2
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
-_override: int | None = None
+#: Per execution context (thread, task), so one request or cell cannot change another's.
+_override: ContextVar[int | None] = ContextVar("wendelin_memory_budget", default=None)
 
 
 def parse_size(text: str) -> int:
@@ -27,20 +29,23 @@ def parse_size(text: str) -> int:
 
 
 def get_memory_budget() -> int:
-    if _override is not None:
-        return _override
+    """The budget of this execution context: an override if one is active, else the setting."""
+    override = _override.get()
+    if override is not None:
+        return override
     return parse_size(os.environ.get("WENDELIN_MEMORY_BUDGET", str(DEFAULT_BUDGET)))
 
 
 @contextmanager
 def memory_budget(nbytes: int) -> Iterator[int]:
-    """Use ``nbytes`` as the budget inside the ``with`` block."""
-    global _override
-    previous, _override = _override, int(nbytes)
+    """Use ``nbytes`` as the budget inside the ``with`` block, in this context only.
+
+    A ContextVar, not a global: another thread or task keeps its own budget."""
+    token = _override.set(int(nbytes))
     try:
-        yield _override
+        yield int(nbytes)
     finally:
-        _override = previous
+        _override.reset(token)
 
 
 def check_copy(nbytes: int, what: str, hint: str) -> None:
