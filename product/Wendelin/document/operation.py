@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import transaction
+import transaction.interfaces
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from AccessControl.SecurityManagement import getSecurityManager
@@ -29,6 +30,9 @@ from ..permissions import ModifyPortalContent, View
 from .base import WendelinDocument
 
 SCRIPT_ID = re.compile(r"^[A-Z][A-Za-z0-9]*_[a-z][A-Za-z0-9]*$")
+#: Errors a run never records as its own failure: they belong to the whole request.
+#: A ZODB conflict (any TransientError) must reach the publisher, which retries it.
+PROPAGATED = (transaction.interfaces.TransientError,)
 
 
 class OperationFailedError(WendelinError, RuntimeError):
@@ -120,6 +124,8 @@ class DataOperation(WendelinDocument):
         try:
             result = script(**arguments)
             status = "succeeded"
+        except PROPAGATED:
+            raise
         except Exception as exc:  # noqa: BLE001  (a failed run is recorded, not lost)
             savepoint.rollback()
             status, error = "failed", f"{type(exc).__name__}: {exc}"
