@@ -6,6 +6,7 @@ import json
 
 import pytest
 import transaction
+from Products.Wendelin.errors import MethodNotAllowedError
 from Products.Wendelin.jupyter import session
 from Products.Wendelin.jupyter.endpoint import check_existing_reference, execute_jupyter
 from zExceptions import Forbidden
@@ -77,7 +78,7 @@ def test_history_lines_and_ipynb_built_from_them(portal, notebook):
 
 
 def test_endpoint_runs_code_for_developers_only(portal, site_users, login):
-    portal.REQUEST.environ["HTTP_AUTHORIZATION"] = "Basic test"
+    portal.REQUEST._auth = "Basic test"
     portal.REQUEST.environ["REQUEST_METHOD"] = "POST"
     login("developer")
     reply = json.loads(
@@ -93,10 +94,18 @@ def test_endpoint_runs_code_for_developers_only(portal, site_users, login):
     transaction.abort()
 
 
-def test_code_needs_an_authorization_header(portal):
-    portal.REQUEST.environ.pop("HTTP_AUTHORIZATION", None)
+def test_code_needs_http_auth_or_the_csrf_token(portal):
+    """Without an Authorization header (a cookie session) and without the token: 403."""
+    portal.REQUEST._auth = ""
     portal.REQUEST.environ["REQUEST_METHOD"] = "POST"
-    with pytest.raises(Forbidden, match="Authorization"):
+    with pytest.raises(Forbidden, match="security token"):
+        execute_jupyter(portal, python_expression="1", reference="x")
+
+
+def test_code_runs_on_post_only(portal):
+    portal.REQUEST._auth = "Basic test"
+    portal.REQUEST.environ["REQUEST_METHOD"] = "GET"
+    with pytest.raises(MethodNotAllowedError, match="POST"):
         execute_jupyter(portal, python_expression="1", reference="x")
 
 

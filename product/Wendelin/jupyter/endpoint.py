@@ -2,9 +2,11 @@
 
 Wire-compatible with ERP5's Jupyter kernel (form fields in, JSON out, see
 :mod:`.protocol`). Skin scripts of the same names are thin wrappers around these
-functions. Running code needs the permission "Wendelin: Execute Notebook Code" and
-HTTP authentication in the request itself (a browser's cookie session cannot be
-tricked by another site into running code: cross-site forms cannot set headers).
+functions. Running code needs a POST, the permission "Wendelin: Execute Notebook Code"
+and either HTTP authentication from a client that is not a browser on another site, or
+the session's CSRF token: a session cookie alone never runs code (see
+:func:`require_script_or_token`). The publisher-wide rule of ``edge.py`` refuses
+cross-site requests before they get here; this check keeps the endpoint's own promise.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from AccessControl.SecurityManagement import getSecurityManager
 from zExceptions import BadRequest, Forbidden
 
+from ..errors import MethodNotAllowedError
 from ..permissions import ExecuteNotebookCode
 from . import session
 from .protocol import empty_reply, erp5_reply
@@ -41,15 +44,23 @@ def require_code_permission(context: Any) -> None:
         )
 
 
-def require_header_auth(request: Any) -> None:
-    """Refuse state-changing calls authenticated only by a cookie (CSRF protection)."""
-    # Zope moves the header out of ``environ``; ``_orig_env`` is the WSGI environ as sent,
-    # so a cookie login that fills in ``request._auth`` does not count as a header.
-    sent = getattr(request, "_orig_env", None) or request.environ
-    if not (sent.get("HTTP_AUTHORIZATION") or request.environ.get("HTTP_AUTHORIZATION")):
-        raise Forbidden(
-            "This call needs HTTP authentication in the request (an Authorization header)."
-        )
+def require_post(request: Any, what: str) -> None:
+    """405 unless the request is a POST: code and notebook changes never run on a GET."""
+    method = request.get("REQUEST_METHOD", "GET")
+    if method != "POST":
+        raise MethodNotAllowedError(f"{what} accepts POST requests only, not {method}")
+
+
+def require_script_or_token(context: Any, request: Any) -> None:
+    """403 for a cookie session without the CSRF token, or for a browser on another site.
+
+    The portal's one CSRF rule (:func:`Products.Wendelin.ui.auth.check_csrf`): HTTP Basic
+    clients that no browser marks cross-site (ERP5's kernel, the contents manager,
+    scripts) pass; a session cookie passes only with the session's token.
+    """
+    from ..ui.auth import check_csrf
+
+    check_csrf(context, request)
 
 
 def _catalog(context: Any) -> Any:
@@ -118,10 +129,9 @@ def execute_jupyter(
 ) -> str:
     """Run one cell for ERP5's kernel; answer its JSON (user errors are ``status: error``)."""
     request = context.REQUEST
-    if request.get("REQUEST_METHOD", "POST") != "POST":
-        raise BadRequest("Base_executeJupyter accepts POST requests only")
+    require_post(request, "Base_executeJupyter")
     require_code_permission(context)
-    require_header_auth(request)
+    require_script_or_token(context, request)
     if truthy(request_reference):
         notebooks = user_notebooks(context)
         reply = empty_reply()

@@ -21,7 +21,8 @@ from .endpoint import (
     find_notebook,
     json_answer,
     reference_exists,
-    require_header_auth,
+    require_post,
+    require_script_or_token,
 )
 from .ipynb import NotebookFormatError
 
@@ -123,7 +124,8 @@ def save_notebook(module: Any) -> str:
 def delete_notebook(module: Any, reference: str | None = None) -> str:
     """Delete the notebook with this reference (its lines and state go with it)."""
     request = module.REQUEST
-    require_header_auth(request)
+    require_post(request, "DataNotebookModule_deleteNotebook")
+    require_script_or_token(module, request)
     reference = _check_reference(reference)
     notebook = _require(find_notebook(module, reference), reference)
     _check_permission(DeleteObjects, notebook)
@@ -137,7 +139,8 @@ def rename_notebook(
 ) -> str:
     """Give a notebook a new reference (its Jupyter file name); 409 if taken."""
     request = module.REQUEST
-    require_header_auth(request)
+    require_post(request, "DataNotebookModule_renameNotebook")
+    require_script_or_token(module, request)
     reference = _check_reference(reference)
     new_reference = _check_reference(new_reference)
     notebook = _require(find_notebook(module, reference), reference)
