@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .blocks import rows_for
@@ -72,6 +73,7 @@ def plot_array(
     if kind not in KINDS:
         raise ValueError(f"unknown plot kind {kind!r} (known: {', '.join(KINDS)})")
     figure = Figure(figsize=figsize)
+    FigureCanvasAgg(figure)  # its own canvas: rendering never looks at pyplot's backend
     axes = figure.add_subplot()
     if kind == "spectrogram":
         if len(array.shape) != 2:

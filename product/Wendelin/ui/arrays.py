@@ -109,10 +109,12 @@ def decimate_image(array: Any, rows: int = 300, columns: int = 600) -> np.ndarra
 
 
 def plot_png(document: Any, width: int = PLOT_WIDTH) -> bytes:
-    """The array's plot as PNG bytes: envelope lines for 1-D/narrow 2-D, an image otherwise."""
-    import matplotlib
+    """The array's plot as PNG bytes: envelope lines for 1-D/narrow 2-D, an image otherwise.
 
-    matplotlib.use("Agg")
+    Drawn on its own Figure and Agg canvas: no pyplot, no backend switch, so a page never
+    changes what notebook cells running in the same process draw on.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     array = document.getArray()
@@ -120,6 +122,7 @@ def plot_png(document: Any, width: int = PLOT_WIDTH) -> bytes:
     if not kind:
         raise ValueError("this array cannot be plotted (needs 1 or 2 numeric dimensions)")
     figure = Figure(figsize=(width / 100, 3.2), dpi=100)
+    canvas = FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     total = array.shape[0]
     if kind == "line":
@@ -149,5 +152,5 @@ def plot_png(document: Any, width: int = PLOT_WIDTH) -> bytes:
         axes.set_ylabel("column")
     figure.tight_layout()
     out = io.BytesIO()
-    figure.savefig(out, format="png")
+    canvas.print_png(out)
     return out.getvalue()
