@@ -231,3 +231,18 @@ def test_notebook_json_api_round_trip(server, admin, notebook_api):
         f"{notebook_api}/DataNotebookModule_getNotebook", params={"reference": "api-nb-2"}
     )
     assert missing.status_code == 404
+
+
+@pytest.mark.parametrize("error", ["KeyboardInterrupt", "GeneratorExit", "SystemExit"])
+def test_base_exception_cells_get_an_answer_and_roll_back(server, admin, error):
+    """A cell raising a BaseException answers its error; what it created is rolled back."""
+    reference = f"ghost-of-{error}"
+    reply = execute(
+        admin,
+        server,
+        f"context.data_stream_module.newContent(reference={reference!r})\nraise {error}('x')",
+        reference="base-exceptions",
+    )
+    assert (reply["status"], reply["ename"]) == ("error", error)
+    found = execute(admin, server, f"len(context.portal_catalog(reference={reference!r}))")
+    assert found["displayhook_result"]["data"]["text/plain"] == "0"

@@ -113,3 +113,19 @@ def test_output_of_concurrent_cells_does_not_mix():
 def test_exiting_is_an_error_not_a_server_exit(code):
     cell = run_cell(code, {"exit": exit})
     assert cell.status == "error" and cell.ename == "SystemExit"
+
+
+@pytest.mark.parametrize(
+    "code, ename",
+    [
+        ("raise KeyboardInterrupt('stop')", "KeyboardInterrupt"),
+        ("raise GeneratorExit()", "GeneratorExit"),
+        ("def g():\n    yield 1\nit = g()\nnext(it)\nit.throw(GeneratorExit)", "GeneratorExit"),
+        ("class Out(BaseException):\n    pass\nraise Out('x')", "Out"),
+    ],
+)
+def test_base_exceptions_of_the_users_code_are_cell_errors(code, ename):
+    """BaseException subclasses never escape the cell: they are its reported error."""
+    cell = run_cell(code, {})
+    assert (cell.status, cell.ename) == ("error", ename)
+    assert cell.traceback and ename in cell.traceback[-1]

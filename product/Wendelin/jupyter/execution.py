@@ -3,6 +3,9 @@
 Zope-free: the endpoint gives the namespace (with ``context``) and handles transactions.
 Like IPython, the value of a final expression is displayed, and ``%matplotlib inline``
 is accepted (figures always come back inline). Tracebacks start at the user's code.
+Whatever the user's code raises, ``BaseException`` subclasses such as
+``KeyboardInterrupt``, ``GeneratorExit`` and ``SystemExit`` included, is the cell's error
+(cells run in server worker threads, never the main thread that receives signals).
 """
 
 from __future__ import annotations
@@ -114,7 +117,7 @@ def run_cell(code: str, namespace: dict[str, Any]) -> CellResult:
                     cell.result = bundle(value)
                     if any(value is figure for figure in mpl_backend.thread_figures()):
                         mpl_backend.close_thread_figures()
-        except (Exception, SystemExit) as error:  # the user's error is the cell's result
+        except BaseException as error:  # noqa: BLE001  (the user's error is the cell's result)
             cell.status = "error"
             cell.error = error
             cell.ename = type(error).__name__
