@@ -134,3 +134,65 @@ def test_policy_with_a_csv_transform_fills_a_data_array(server, admin):
     assert (
         reply["displayhook_result"]["data"]["text/plain"] == "[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]"
     )
+
+
+def ingested_tags(server, admin, policy="default") -> dict:
+    return admin.get(f"{server.url}/portal_ingestion_policies/{policy}/status_json").json()
+
+
+def test_every_cut_of_a_body_appends_nothing_or_whole_entries(server, admin, ingest):
+    """A body cut inside an entry is refused whole; a cut between entries is a valid body."""
+    entries = ([1, b"first,"], [2, "zw\u00f6lf,"], [3, {"k": [1, 2]}])
+    body = packed(*entries)
+    ends = {len(packed(*entries[: n + 1])): n + 1 for n in range(len(entries))}
+    expected = [msgpack.packb(e[1], use_bin_type=True) if isinstance(e[1], dict)
+                else e[1] if isinstance(e[1], bytes) else e[1].encode() for e in entries]
+    for cut in range(1, len(body) + 1):
+        answer = ingest(body[:cut], reference=f"cut-{cut}")
+        if cut in ends:
+            assert answer.status_code == 204, (cut, answer.text)
+            assert stream_bytes(server, admin, f"cut-{cut}") == b"".join(expected[: ends[cut]])
+        else:
+            assert answer.status_code == 400, (cut, answer.status_code)
+            assert "truncated" in answer.text
+    stored = ingested_tags(server, admin)
+    assert {tag for tag in stored if tag.startswith("cut-")} == {f"cut-{cut}" for cut in ends}
+    assert stored[f"cut-{len(body)}"]["size"] == sum(map(len, expected))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        packed([1, b"good"]) + b"\xc1",  # trailing garbage
+        packed([1, b"good"]) + b"\x05",  # a value that is not an entry
+        packed([1, b"good"]) + b"\x92\x01\x81\x91\x01\x02",  # a map keyed by a list
+    ],
+)
+def test_bad_tails_and_unhashable_keys_are_400_and_append_nothing(server, admin, ingest, body):
+    answer = ingest(body, reference="bad-tail")
+    assert answer.status_code == 400, answer.text
+    assert "bad-tail" not in ingested_tags(server, admin)
+
+
+def test_text_form_fields_are_stored_as_the_bytes_sent(server, admin):
+    """A raw policy receiving non-latin-1 text stores its UTF-8 bytes, never a 500."""
+    created = admin.post(
+        f"{server.url}/portal_ingestion_policies/newContentFromJSON",
+        json={"id": "raw-text", "reference": "raw-text", "data_format": "raw"},
+    )
+    assert created.status_code == 201, created.text
+    url = f"{server.url}/portal_ingestion_policies/raw-text/ingest"
+    sent = "\u0442\u0435\u043a\u0441\u0442 \u20ac caf\u00e9\n".encode()
+    for tag, data in (("cyrillic", sent), ("binary", b"\xff\xfe\x00\x80 not utf-8")):
+        answer = admin.post(url, params={"reference": tag}, data={"data_chunk": data})
+        assert answer.status_code == 204, answer.text
+        status = ingested_tags(server, admin, "raw-text")
+        assert admin.get(status[tag]["url"]).content == data
+    # msgpack in a urlencoded field reaches a fluentd policy intact too
+    answer = admin.post(
+        f"{server.url}/portal_ingestion_policies/default/ingest",
+        params={"reference": "urlencoded"},
+        data={"data_chunk": packed([1, b"\xc3\xa9\xff"])},
+    )
+    assert answer.status_code == 204, answer.text
+    assert stream_bytes(server, admin, "urlencoded") == b"\xc3\xa9\xff"

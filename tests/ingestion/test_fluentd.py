@@ -43,3 +43,42 @@ def test_event_time_extension_is_a_timestamp():
 def test_malformed_bodies_are_named(body, message):
     with pytest.raises(IngestionFormatError, match=message):
         list(iter_entries(chunked(body, 2)))
+
+
+THREE = ([1, b"abc"], [2.5, "texte accentu\u00e9"], [3, {"k": [1, 2]}])
+
+
+def boundaries(*entries) -> set[int]:
+    """The offsets where an entry of ``packed(*entries)`` ends."""
+    ends, offset = set(), 0
+    for entry in entries:
+        offset += len(packed(entry))
+        ends.add(offset)
+    return ends
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 1000])
+def test_a_body_cut_inside_any_entry_is_refused_whole(size):
+    body = packed(*THREE)
+    ends = boundaries(*THREE)
+    for cut in range(1, len(body)):
+        if cut in ends:  # a whole number of entries is a valid, shorter body
+            assert len(list(iter_entries(chunked(body[:cut], size)))) == sorted(ends).index(cut) + 1
+            continue
+        with pytest.raises(IngestionFormatError, match="truncated"):
+            list(iter_entries(chunked(body[:cut], size)))
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [(b"\xc1", "malformed"), (b"\x05", "entry 3 is not a"), (b"\x92\x01", "truncated")],
+)
+def test_trailing_garbage_is_refused(tail, message):
+    with pytest.raises(IngestionFormatError, match=message):
+        list(iter_entries(chunked(packed(*THREE) + tail, 3)))
+
+
+def test_a_map_keyed_by_a_list_is_a_format_error():
+    body = b"\x92\x01\x81\x91\x01\x02"  # [1, {[1]: 2}]: the key cannot be hashed
+    with pytest.raises(IngestionFormatError, match="malformed"):
+        list(iter_entries([body]))

@@ -39,22 +39,32 @@ def entry_bytes(entry: Any, index: int) -> bytes:
 
 
 def iter_entries(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """The data of each entry of a msgpack stream given in chunks, in order."""
+    """The data of each entry of a msgpack stream given in chunks, in order.
+
+    Strict: a body that ends inside an entry (or holds anything but entries) raises
+    IngestionFormatError once read to the end, so the caller's transaction appends nothing.
+    """
     unpacker = msgpack.Unpacker(raw=False, ext_hook=_ext, strict_map_key=False)
     fed = 0
+    complete = 0  # offset just after the last complete entry
     index = 0
     try:
         for chunk in chunks:
             unpacker.feed(chunk)
             fed += len(chunk)
             for entry in unpacker:
+                # tell() is exact only right after a whole object: the unpacker also counts
+                # the bytes of an object it has started and not finished.
+                complete = unpacker.tell()
                 yield entry_bytes(entry, index)
                 index += 1
-    except (msgpack.UnpackException, ValueError) as error:
+    except (msgpack.UnpackException, ValueError, TypeError) as error:
+        # TypeError: a map whose key is a list or a map (unhashable), for instance
         if isinstance(error, IngestionFormatError):
             raise
         raise IngestionFormatError(f"malformed msgpack after entry {index}: {error}") from None
-    if unpacker.tell() != fed:
+    if complete != fed:
         raise IngestionFormatError(
-            f"truncated msgpack: {fed - unpacker.tell()} trailing bytes after entry {index}"
+            f"truncated msgpack: {fed - complete} bytes after entry {index} "
+            "do not make a whole entry"
         )

@@ -37,14 +37,28 @@ class IngestionPolicyError(WendelinError, ValueError):
     """A policy that cannot ingest: unknown format, missing transform, bad reference."""
 
 
+def _form_bytes(value: str, charset: str) -> bytes:
+    """The bytes a client sent for a text form field.
+
+    Zope decodes field values with the request's charset and ``surrogateescape``, so
+    encoding them back the same way gives the exact bytes, binary msgpack included.
+    """
+    try:
+        return value.encode(charset, "surrogateescape")
+    except (UnicodeEncodeError, LookupError) as error:
+        raise IngestionFormatError(f"data_chunk cannot be read back as bytes: {error}") from None
+
+
 def _body_chunks(request: Any) -> Iterator[bytes]:
     """The request body in blocks; ``data_chunk`` form field for older fluentd."""
     form_chunk = request.form.get("data_chunk")
     if form_chunk is not None:
         if hasattr(form_chunk, "read"):  # a multipart file upload
             yield from read_blocks(form_chunk, BLOCK)
+        elif isinstance(form_chunk, str):
+            yield _form_bytes(form_chunk, getattr(request, "charset", None) or "utf-8")
         else:
-            yield form_chunk.encode("latin-1") if isinstance(form_chunk, str) else form_chunk
+            yield bytes(form_chunk)
         return
     body = request.get("BODYFILE")
     if body is not None:
