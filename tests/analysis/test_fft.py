@@ -69,6 +69,48 @@ def test_out_of_core_fft_of_four_times_the_budget_stays_under_it(tmp_path):
     assert result["peak_value"] == pytest.approx(result["n"] / 2, rel=1e-6)
 
 
+@pytest.mark.parametrize("dtype", ["int16", "float32", "complex64", "complex128"])
+def test_out_of_core_fft_of_other_dtypes_converts_block_by_block(tmp_path, dtype):
+    """A 16 MiB signal under a 16 MiB budget: never converted to complex/float64 in one piece."""
+    probe = Path(__file__).with_name("fft_memory_probe.py")
+    output = subprocess.run(
+        [sys.executable, str(probe), str(tmp_path), dtype, str(16 * 1024**2)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    result = json.loads(output.strip().splitlines()[-1])
+    assert result["how"] == "out-of-core" and result["dtype"] == dtype
+    assert result["nbytes"] == result["budget"]
+    assert result["peak_over_baseline"] < result["budget"] // 2, result
+    assert abs(result["peak_hz"] - 1000.0) < 0.01
+    assert result["peak_value"] == pytest.approx(result["expected_value"], rel=1e-4)
+
+
+@pytest.mark.parametrize("dtype", ["int16", "float32", "uint8"])
+@pytest.mark.parametrize("n", [4096, 60060, 3 * 1001])
+def test_out_of_core_rfft_of_integer_and_float32_input_matches_numpy(dtype, n):
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal(n) * 100).astype(dtype)
+    out = np.zeros(n // 2 + 1, np.complex128)
+    with memory_budget(SMALL_BUDGET):
+        assert rfft_into(x, out, force_out_of_core=True) == "out-of-core"
+    reference = np.fft.rfft(x.astype(np.float64))
+    assert np.max(np.abs(out - reference)) <= 1e-9 * np.max(np.abs(reference))
+
+
+def test_out_of_core_fft_of_complex64_matches_numpy():
+    rng = np.random.default_rng(11)
+    y = (rng.standard_normal(4096) + 1j * rng.standard_normal(4096)).astype(np.complex64)
+    full = np.zeros(len(y), np.complex128)
+
+    def write(start, values):
+        full[start : start + len(values)] = values
+
+    with memory_budget(SMALL_BUDGET):
+        fft_out_of_core(y, write)
+    reference = np.fft.fft(y.astype(np.complex128))
+    assert np.max(np.abs(full - reference)) <= 1e-9 * np.max(np.abs(reference))
+
+
 @pytest.mark.parametrize(
     ("nperseg", "noverlap", "window"), [(256, 32, "hann"), (255, 100, "hamming")]
 )

@@ -103,10 +103,26 @@ class _ScratchSpectrum:
     matrix, whose column k1 holds bins ``[N2 k1, N2 (k1 + 1))``.
     """
 
-    def __init__(self, x: np.ndarray, scratch: str) -> None:
-        n = self.n = len(x)
+    def __init__(self, x: np.ndarray, scratch: str, packed_real: bool = False) -> None:
+        """``packed_real``: transform the real ``x`` read as ``x[2m] + i x[2m+1]`` (len/2)."""
+        n = self.n = len(x) // 2 if packed_real else len(x)
         n1, n2 = self.n1, self.n2 = factor(n)
-        matrix = x.reshape(n2, n1)  # matrix[n2, n1] = x[n1 + N1 * n2]
+        # Input columns are converted to complex one block at a time, whatever x's dtype:
+        # x itself stays a (mapped) view, never converted in one piece.
+        if packed_real:
+            pairs = x.reshape(n2, n1, 2)  # pairs[n2, n1] = (x[2 k], x[2 k + 1]), k = n1 + N1 n2
+
+            def columns(c0: int, c1: int) -> np.ndarray:
+                block = np.empty((c1 - c0, n2), COMPLEX)
+                block.real = pairs[:, c0:c1, 0].T
+                block.imag = pairs[:, c0:c1, 1].T
+                return block
+        else:
+            matrix = x.reshape(n2, n1)  # matrix[n2, n1] = x[n1 + N1 * n2]
+
+            def columns(c0: int, c1: int) -> np.ndarray:
+                return _rows_of_columns(matrix, c0, c1)
+
         # Scratch matrices are written sequentially with write() and read back through
         # read-only maps for the strided reads: no dirty pages of a shared mapping.
         t_path, z_path = os.path.join(scratch, "t"), os.path.join(scratch, "z")
@@ -114,7 +130,7 @@ class _ScratchSpectrum:
         with open(t_path, "wb") as t_file:
             for c0 in range(0, n1, step):  # pass 1: t[n1, k2] = twiddled FFT over n2
                 c1 = min(c0 + step, n1)
-                block = scipy.fft.fft(_rows_of_columns(matrix, c0, c1), axis=1, overwrite_x=True)
+                block = scipy.fft.fft(columns(c0, c1), axis=1, overwrite_x=True)
                 _apply_twiddles(block, np.arange(c0, c1), n)
                 t_file.write(memoryview(block))
                 del block
@@ -161,20 +177,20 @@ def fft_out_of_core(
 def rfft_out_of_core(
     x: np.ndarray, write: Callable[[int, np.ndarray], None], scratch_dir: str | None = None
 ) -> None:
-    """Real FFT (``n // 2 + 1`` bins) of a float64 1-D (mapped) array, out of core.
+    """Real FFT (``n // 2 + 1`` bins) of a real 1-D (mapped) array of any dtype, out of core.
 
-    For even n the samples are read as n/2 complex numbers ``x[2m] + i x[2m+1]`` (a view,
-    no copy), transformed, and each bin k is rebuilt from Z[k] and Z[n/2 - k]: half the
-    work and scratch of a complex transform. Odd n falls back to the complex transform.
+    For even n the samples are read as n/2 complex numbers ``x[2m] + i x[2m+1]`` (converted
+    one block of columns at a time, within the budget), transformed, and each bin k is
+    rebuilt from Z[k] and Z[n/2 - k]: half the work and scratch of a complex transform.
+    Odd n falls back to the complex transform (converted block by block as well).
     """
     n = len(x)
     if n % 2 or n < 4:
-        fft_out_of_core(np.asarray(x, dtype=np.float64), write, n // 2 + 1, scratch_dir)
+        fft_out_of_core(x, write, n // 2 + 1, scratch_dir)
         return
     m = n // 2
-    packed = np.ascontiguousarray(x, dtype=np.float64).view(COMPLEX)
     with tempfile.TemporaryDirectory(prefix="wendelin-rfft-", dir=scratch_dir) as scratch:
-        spectrum = _ScratchSpectrum(packed, scratch)
+        spectrum = _ScratchSpectrum(x, scratch, packed_real=True)
         step = spectrum.block_length()
         # W^k = W^a * W^(k-a): one table for every block, one exp per block.
         steps = np.exp(np.arange(step) * (-2j * np.pi / n))
