@@ -4,7 +4,10 @@ Notebook cells of one notebook and appends to one Data Stream must not run side 
 side in one process. :func:`keyed_lock` gives the lock of a key (kept while in use);
 :func:`serialise_transaction` holds one until the current transaction commits or
 aborts. Across processes ZODB's conflict detection and the publisher's retries remain
-the arbiter.
+the arbiter. :func:`serialise_transaction` starts a fresh transaction, so it must come
+before the request changes anything: it refuses (:class:`TransactionNotFreshError`)
+rather than silently throw away earlier changes, and a doomed transaction (a GET)
+stays doomed.
 """
 
 from __future__ import annotations
@@ -27,6 +30,23 @@ def keyed_lock(key: Any, factory: Callable[[], Any] = threading.Lock) -> Any:
         if lock is None:
             lock = _locks[key] = factory()
         return lock
+
+
+class TransactionNotFreshError(RuntimeError):
+    """``serialise_transaction`` was called after the transaction changed something."""
+
+
+def pending_work(txn: Any) -> list[str]:
+    """What the transaction would commit: joined data managers and registered hooks.
+
+    A ZODB connection joins the transaction when a first object is modified, so an
+    empty list means aborting loses nothing.
+    """
+    # ``_resources`` is the transaction's list of joined data managers (no public accessor)
+    work = [repr(manager) for manager in getattr(txn, "_resources", ())]
+    work += [f"before-commit hook {hook!r}" for hook, _a, _k in txn.getBeforeCommitHooks()]
+    work += [f"after-commit hook {hook!r}" for hook, _a, _k in txn.getAfterCommitHooks()]
+    return work
 
 
 class _ReleaseAtEnd:
@@ -70,19 +90,30 @@ class _Unchanged:
 def serialise_transaction(key: Any) -> bool:
     """Wait for other transactions holding ``key``, then start a fresh one holding it.
 
-    Call it before changing anything in the request: the current transaction is aborted
-    and a new one begun, so it sees what the previous holder committed (no conflict).
-    The lock is released when that new transaction commits or aborts. Returns whether
-    this call had to wait.
+    Call it before changing anything in the request: the current transaction, which must
+    hold no changes (else :class:`TransactionNotFreshError`, nothing lost), is replaced by
+    a new one that sees what the previous holder committed (no conflict). A doomed
+    transaction's successor is doomed too. The lock is released when the new transaction
+    commits or aborts. Returns whether this call had to wait.
     """
+    current = transaction.get()
+    work = pending_work(current)
+    if work:
+        raise TransactionNotFreshError(
+            f"serialise_transaction({key!r}) would abort changes made before it: "
+            + ", ".join(work[:5])
+        )
+    doomed = current.isDoomed()
     lock = keyed_lock(key)
     waited = not lock.acquire(blocking=False)
     if waited:
         lock.acquire()
     try:
         transaction.abort()
-        transaction.begin()
-        transaction.get().join(_ReleaseAtEnd(lock))
+        fresh = transaction.begin()
+        if doomed:
+            fresh.doom()
+        fresh.join(_ReleaseAtEnd(lock))
     except BaseException:
         lock.release()
         raise

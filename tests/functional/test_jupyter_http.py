@@ -246,3 +246,19 @@ def test_base_exception_cells_get_an_answer_and_roll_back(server, admin, error):
     assert (reply["status"], reply["ename"]) == ("error", error)
     found = execute(admin, server, f"len(context.portal_catalog(reference={reference!r}))")
     assert found["displayhook_result"]["data"]["text/plain"] == "0"
+
+
+def test_a_conflict_in_a_cell_retries_the_request(server, admin, tmp_path):
+    """A ConflictError is retried by the publisher: the second attempt's answer is sent."""
+    marker = tmp_path / "attempted"
+    reply = execute(
+        admin,
+        server,
+        "import os\nfrom ZODB.POSException import ConflictError\n"
+        f"if not os.path.exists({str(marker)!r}):\n"
+        f"    open({str(marker)!r}, 'w').close()\n"
+        "    raise ConflictError('first attempt')\n'retried'",
+        reference="conflict-retry",
+    )
+    assert reply["status"] == "ok", reply
+    assert reply["displayhook_result"]["data"]["text/plain"] == "'retried'"

@@ -129,3 +129,12 @@ def test_base_exceptions_of_the_users_code_are_cell_errors(code, ename):
     cell = run_cell(code, {})
     assert (cell.status, cell.ename) == ("error", ename)
     assert cell.traceback and ename in cell.traceback[-1]
+
+
+@pytest.mark.parametrize("error", ["ConflictError", "ReadConflictError"])
+def test_zodb_conflicts_propagate_to_be_retried(error):
+    """A conflict is not the cell's failure: it reaches the publisher, which retries."""
+    from ZODB import POSException
+
+    with pytest.raises(getattr(POSException, error)):
+        run_cell(f"from ZODB.POSException import {error}\nraise {error}()", {})

@@ -8,6 +8,7 @@ import types
 from BTrees.OOBTree import OOBTree
 from persistent import Persistent
 from Products.Wendelin.jupyter.state import (
+    StoredVariable,
     cell_definitions,
     load_variables,
     merge_definitions,
@@ -117,3 +118,61 @@ def test_restore_failures_are_reported():
     store["doc"].data = b"not a pickle"
     failures = load_variables(store, {}, _module(), traverse=None)
     assert "doc" in failures
+
+
+class _Conflicting:
+    """A value whose pickling hits a ZODB conflict (as loading a changed object may)."""
+
+    def __reduce__(self):
+        from ZODB.POSException import ReadConflictError
+
+        raise ReadConflictError("changed by another transaction")
+
+
+def _path_pickle(path: str) -> bytes:
+    """A variable pickle referring to a document by path, as the notebook pickler writes."""
+    import io
+    import pickle
+
+    class PathPickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            return ("path", path) if obj == "DOC" else None
+
+    buffer = io.BytesIO()
+    PathPickler(buffer, protocol=5).dump("DOC")
+    return buffer.getvalue()
+
+
+def test_conflicts_propagate_from_replay_pickling_and_restore():
+    """Conflicts are retried by the publisher, not reported as a failed definition or value."""
+    import pytest
+    from ZODB.POSException import ConflictError, ReadConflictError
+
+    source = "from ZODB.POSException import ConflictError\nraise ConflictError()\n"
+    definition = type(_definitions("import os")[0])(("x",), source)
+    with pytest.raises(ConflictError):
+        replay([definition], {})
+    with pytest.raises(ReadConflictError):
+        save_variables(OOBTree(), {"value": _Conflicting()}, set(), [])
+
+    def traverse(path):
+        raise ReadConflictError(path)
+
+    store = OOBTree()
+    store["doc"] = StoredVariable(_path_pickle("/erp5/data_stream_module/1"), ())
+    with pytest.raises(ReadConflictError):
+        load_variables(store, {}, _module(), traverse=traverse)
+
+
+def test_base_exceptions_of_definitions_and_values_are_reported():
+    """A definition raising SystemExit or a value raising KeyboardInterrupt is reported."""
+    source = "raise SystemExit(2)\n"
+    definition = type(_definitions("import os")[0])(("x",), source)
+    assert "SystemExit" in replay([definition], {})["x"]
+
+    class Stop:
+        def __reduce__(self):
+            raise KeyboardInterrupt("no")
+
+    report = save_variables(OOBTree(), {"value": Stop()}, set(), [])
+    assert "value" in report.dropped

@@ -5,7 +5,9 @@ Like IPython, the value of a final expression is displayed, and ``%matplotlib in
 is accepted (figures always come back inline). Tracebacks start at the user's code.
 Whatever the user's code raises, ``BaseException`` subclasses such as
 ``KeyboardInterrupt``, ``GeneratorExit`` and ``SystemExit`` included, is the cell's error
-(cells run in server worker threads, never the main thread that receives signals).
+(cells run in server worker threads, never the main thread that receives signals),
+except ZODB's transient errors (``ConflictError``...): those propagate, so the publisher
+retries the whole request instead of reporting a failed cell.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import threading
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
+
+from transaction.interfaces import TransientError
 
 from . import mpl_backend
 from .capture import Bundle, capturing
@@ -95,7 +99,7 @@ def _register_source(filename: str, source: str) -> None:
 
 
 def run_cell(code: str, namespace: dict[str, Any]) -> CellResult:
-    """Execute ``code`` in ``namespace``; never raises for errors of the user's code."""
+    """Execute ``code`` in ``namespace``; raises only ZODB's transient errors (retried)."""
     ensure_backend()
     filename = f"<cell-{next(_cell_counter)}>"
     cell = CellResult()
@@ -117,6 +121,8 @@ def run_cell(code: str, namespace: dict[str, Any]) -> CellResult:
                     cell.result = bundle(value)
                     if any(value is figure for figure in mpl_backend.thread_figures()):
                         mpl_backend.close_thread_figures()
+        except TransientError:
+            raise  # a ZODB conflict: the publisher retries the request
         except BaseException as error:  # noqa: BLE001  (the user's error is the cell's result)
             cell.status = "error"
             cell.error = error

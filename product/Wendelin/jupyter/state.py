@@ -6,7 +6,8 @@ process. Variables are pickled into :class:`StoredVariable` records: Zope docume
 kept as their path (restored by traversal, as the executing user, so security still
 applies), other persistent objects (a ZBigArray, a bare document) as real ZODB references
 beside the pickle (so packing keeps them alive). Values that cannot be kept are named,
-never dropped silently.
+never dropped silently. Errors of the user's code are reported, whatever their class,
+but ZODB's transient errors (``ConflictError``...) propagate: the request is retried.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from persistent import Persistent
+from transaction.interfaces import TransientError
 
 #: Largest pickled size kept for one variable; bigger data belongs in a Data Array.
 VARIABLE_SIZE_LIMIT = 32 * 1024 * 1024
@@ -97,7 +99,9 @@ def replay(definitions: Iterable[Definition], namespace: dict[str, Any]) -> dict
         linecache.cache[filename] = (len(definition.source), None, lines, filename)
         try:
             exec(compile(definition.source, filename, "exec"), namespace)
-        except Exception as error:  # noqa: BLE001  (reported to the user, cell goes on)
+        except TransientError:
+            raise
+        except BaseException as error:  # noqa: BLE001  (reported to the user, cell goes on)
             failures[", ".join(definition.names)] = f"{type(error).__name__}: {error}"
     return failures
 
@@ -207,7 +211,9 @@ def save_variables(
             continue
         try:
             data, refs = pickle_variable(value)
-        except Exception as error:  # noqa: BLE001  (any pickling failure means "not kept")
+        except TransientError:
+            raise
+        except BaseException as error:  # noqa: BLE001  (any pickling failure means "not kept")
             report.dropped[name] = f"{_describe(value)}, cannot be pickled: {error}"
             continue
         if len(data) > size_limit:
@@ -245,6 +251,8 @@ def load_variables(
     for name, record in store.items():
         try:
             namespace[name] = unpickle_variable(record, module, traverse)
-        except Exception as error:  # noqa: BLE001  (reported to the user, cell goes on)
+        except TransientError:
+            raise
+        except BaseException as error:  # noqa: BLE001  (reported to the user, cell goes on)
             failures[name] = f"{type(error).__name__}: {error}"
     return failures
