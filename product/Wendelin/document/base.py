@@ -6,6 +6,7 @@ portal-type behaviour lives in one module per type beside this one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from AccessControl.class_init import InitializeClass
@@ -55,6 +56,9 @@ class DocumentMixin(ToolsByAcquisition):
         "description": str,
     }
 
+    #: Property -> validator returning the value to store (raises InvalidInputError).
+    property_checks: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+
     title = ""
     reference = ""
     description = ""
@@ -72,6 +76,8 @@ class DocumentMixin(ToolsByAcquisition):
         self._initDocument(properties)
 
     # -- properties -------------------------------------------------------------
+    security.declarePrivate("checkPropertyNames")
+
     @classmethod
     def checkPropertyNames(cls, properties: dict[str, Any]) -> None:
         """Raise :class:`UnknownPropertyError` naming the first unknown property."""
@@ -93,7 +99,8 @@ class DocumentMixin(ToolsByAcquisition):
                 raise UnknownPropertyError(
                     f"property {name!r} expects {kind.__name__}, got {value!r}"
                 )
-            converted[name] = value
+            check = self.property_checks.get(name)
+            converted[name] = value if check is None else check(value)
         for name, value in converted.items():
             setattr(self, name, value)
 
@@ -183,6 +190,8 @@ class DocumentMixin(ToolsByAcquisition):
     #: Indexes that change when a document's data changes (not its title or text).
     DATA_INDEXES = ("getSize", "modification_date", "getModificationTime")
 
+    @security.protected(ModifyPortalContent)
+    @zpublish(False)
     def reindexData(self) -> None:
         """Reindex after a data write: size and dates only, not the text indexes.
 
@@ -195,6 +204,8 @@ class DocumentMixin(ToolsByAcquisition):
             known = set(catalog.indexes())
             catalog.reindexObject(self, idxs=[i for i in self.DATA_INDEXES if i in known])
 
+    @security.protected(ModifyPortalContent)
+    @zpublish(False)
     def reindexMetadata(self) -> None:
         """Refresh the catalog's metadata (size, dates shown in listings), no index.
 
@@ -208,6 +219,8 @@ class DocumentMixin(ToolsByAcquisition):
         if catalog is not None:
             catalog.reindexObject(self, idxs=["id"])
 
+    @security.protected(ModifyPortalContent)
+    @zpublish(False)
     def notifyModified(self) -> None:
         """Called by CMF on reindex: keep the modification date current."""
         self.modification_date = DateTime()
