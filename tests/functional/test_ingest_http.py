@@ -14,10 +14,11 @@ def packed(*entries) -> bytes:
 
 @pytest.fixture
 def ingest(server, admin):
-    def post(body, reference="sensor-1", policy="default", session=None, **kwargs):
+    def post(body, reference="sensor-1", policy="default", session=None, headers_extra=None,
+             **kwargs):
         url = f"{server.url}/portal_ingestion_policies/{policy}/ingest"
         params = {"reference": reference} if reference is not None else {}
-        headers = {"Content-Type": "application/octet-stream"}
+        headers = {"Content-Type": "application/octet-stream", **(headers_extra or {})}
         return (session or admin).post(url, params=params, data=body, headers=headers, **kwargs)
 
     return post
@@ -196,3 +197,39 @@ def test_text_form_fields_are_stored_as_the_bytes_sent(server, admin):
     )
     assert answer.status_code == 204, answer.text
     assert stream_bytes(server, admin, "urlencoded") == b"\xc3\xa9\xff"
+
+
+def test_a_replayed_request_id_appends_once_and_answers_the_same(server, admin, ingest):
+    """A client that lost the answer retries with the same Idempotency-Key: a no-op."""
+    body = packed([1, b"once,"])
+    first = ingest(body, reference="replayed", headers_extra={"Idempotency-Key": "req-1"})
+    assert first.status_code == 204 and "Idempotency-Replayed" not in first.headers
+    again = ingest(body, reference="replayed", headers_extra={"Idempotency-Key": "req-1"})
+    assert again.status_code == 204 and again.headers["Idempotency-Replayed"] == "true"
+    by_parameter = admin.post(
+        f"{server.url}/portal_ingestion_policies/default/ingest",
+        params={"reference": "replayed", "request_id": "req-1"},
+        data=body,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert by_parameter.status_code == 204 and "Idempotency-Replayed" in by_parameter.headers
+    assert ingest(packed([2, b"twice"]), reference="replayed",
+                  headers_extra={"Idempotency-Key": "req-2"}).status_code == 204
+    assert stream_bytes(server, admin, "replayed") == b"once,twice"
+    # the same id on another tag is another request
+    assert ingest(body, reference="replayed-other",
+                  headers_extra={"Idempotency-Key": "req-1"}).status_code == 204
+    assert stream_bytes(server, admin, "replayed-other") == b"once,"
+
+
+def test_a_refused_request_id_is_not_remembered(server, admin, ingest):
+    """A 400 aborts the record with the append: the corrected retry is applied."""
+    key = {"Idempotency-Key": "fix-me"}
+    broken = ingest(packed([1, b"late"])[:-1], reference="retried", headers_extra=key)
+    assert broken.status_code == 400
+    fixed = ingest(packed([1, b"late"]), reference="retried", headers_extra=key)
+    assert fixed.status_code == 204 and "Idempotency-Replayed" not in fixed.headers
+    assert stream_bytes(server, admin, "retried") == b"late"
+    bad = ingest(packed([1, b"x"]), reference="bad-id", headers_extra={"Idempotency-Key": "a b"})
+    assert bad.status_code == 400 and "Idempotency-Key" in bad.text
+    assert "bad-id" not in ingested_tags(server, admin)

@@ -6,6 +6,8 @@ tag to (the stream whose reference is the tag, created on first use). ``data_for
 ``raw`` (the body unchanged). Bodies are read block by block. A malformed body or any
 failure aborts the transaction: nothing is appended. An optional Data Operation
 (``transform_operation``, a reference) then turns what arrived into a Data Array.
+A request carrying a request id (``Idempotency-Key``) is applied at most once per tag
+(:mod:`.replay`), so a client may retry a post whose answer it never got.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from ZPublisher import zpublish
 from ..document.base import WendelinDocument
 from ..document.http import read_blocks
 from ..document.operation import OperationFailedError
-from ..errors import WendelinError
+from ..errors import InvalidInputError, WendelinError
 from ..locks import serialise_transaction
 from ..permissions import ModifyPortalContent, View
 from .fluentd import IngestionFormatError, iter_entries
+from .replay import AppliedRequests, request_id_of
 
 FORMATS = ("fluentd", "raw")
 BLOCK = 1 << 20
@@ -80,6 +83,7 @@ class IngestionPolicy(WendelinDocument):
     transform_operation = ""
     _streams: OOBTree | None = None
     _transformed: OOBTree | None = None
+    _applied: OOBTree | None = None  # tag -> AppliedRequests
 
     def __init__(self, id: str, **properties: Any) -> None:
         super().__init__(id, **properties)
@@ -87,6 +91,7 @@ class IngestionPolicy(WendelinDocument):
         # (which merge different tags) and never both replace the policy's attribute.
         self._streams = OOBTree()
         self._transformed = OOBTree()
+        self._applied = OOBTree()
 
     @security.protected(View)
     def getDataFormat(self) -> str:
@@ -161,15 +166,39 @@ class IngestionPolicy(WendelinDocument):
         tag = reference or REQUEST.form.get("reference")
         if not tag or not isinstance(tag, str):
             raise BadRequest("ingest needs a 'reference' (the tag) in the query string")
+        try:
+            request_id = request_id_of(REQUEST)
+        except InvalidInputError as error:
+            raise BadRequest(str(error)) from None
         serialise_transaction(("ingest", self.getPhysicalPath(), tag))
+        if request_id is not None and self._was_applied(tag, request_id):
+            REQUEST.RESPONSE.setStatus(204)
+            REQUEST.RESPONSE.setHeader("Idempotency-Replayed", "true")
+            return ""  # applied by an earlier try whose answer was lost: same answer
         stream = self._stream_for(tag)
         try:
             self._append(stream, REQUEST)
             self._transform(stream, tag)
         except (IngestionFormatError, IngestionPolicyError, OperationFailedError) as error:
             raise BadRequest(str(error)) from None
+        if request_id is not None:
+            self._record_applied(tag, request_id)
         REQUEST.RESPONSE.setStatus(204)
         return ""
+
+    def _was_applied(self, tag: str, request_id: str) -> bool:
+        """Whether a committed request with this id already appended to ``tag``."""
+        applied = self._applied.get(tag) if self._applied is not None else None
+        return applied is not None and request_id in applied
+
+    def _record_applied(self, tag: str, request_id: str) -> None:
+        """Remember the id in this transaction, so it commits or aborts with the append."""
+        if self._applied is None:
+            self._applied = OOBTree()
+        applied = self._applied.get(tag)
+        if applied is None:
+            applied = self._applied[tag] = AppliedRequests()
+        applied.add(request_id)
 
     @security.protected(View)
     @zpublish(False)
