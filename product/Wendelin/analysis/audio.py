@@ -7,7 +7,10 @@ which is what lets channels be extracted from a mapped view of the stream.
 
 from __future__ import annotations
 
+import re
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, BinaryIO
 
@@ -22,6 +25,24 @@ MAX_CHUNKS = 64
 
 class AudioFormatError(WendelinError, ValueError):
     """The stream is not audio Wendelin can read, or its header is damaged."""
+
+
+#: What decoders raise on damaged bytes: libsndfile's errors are RuntimeErrors, numpy's
+#: reshapes of short reads ValueErrors, unpacking short headers struct.error.
+DECODING_ERRORS = (RuntimeError, ValueError, TypeError, EOFError, IndexError, OverflowError,
+                   struct.error)
+
+
+@contextmanager
+def decoding(what: str) -> Iterator[None]:
+    """Turn a decoder's failure on damaged or non-audio bytes into AudioFormatError."""
+    try:
+        yield
+    except AudioFormatError:
+        raise
+    except DECODING_ERRORS as error:
+        detail = re.sub(r"^Error opening .*?: ", "", str(error)).strip().rstrip(".")
+        raise AudioFormatError(f"{what} ({detail or type(error).__name__})") from None
 
 
 @dataclass(frozen=True)
@@ -130,10 +151,12 @@ def read_soundfile_info(file: BinaryIO) -> AudioInfo:
     import soundfile
 
     file.seek(0)
-    try:
+    with decoding("not a readable audio file"):
         info = soundfile.info(file)
-    except (RuntimeError, soundfile.LibsndfileError) as error:
-        raise AudioFormatError(f"not a readable audio file: {error}") from None
+    if info.channels < 1 or info.samplerate < 1 or info.frames < 0:
+        raise AudioFormatError(
+            f"audio header is damaged: {info.channels} channels, {info.samplerate} Hz"
+        )
     return AudioInfo(
         format=info.format,
         subtype=info.subtype,

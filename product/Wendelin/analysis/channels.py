@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .audio import AudioFormatError, AudioInfo
+from .audio import AudioFormatError, AudioInfo, decoding
 from .blocks import rows_for
 
 
@@ -35,7 +35,7 @@ def _check_channel(info: AudioInfo, channel: int) -> None:
 def _pcm24_blocks(stream: Any, info: AudioInfo, channel: int) -> Iterator[np.ndarray]:
     frames_per_block = rows_for(info.block_align * 4)
     assert info.data_offset is not None
-    with stream.open() as file:
+    with decoding("the recording is damaged"), stream.open() as file:
         file.seek(info.data_offset)
         remaining = info.frames
         while remaining:
@@ -55,9 +55,15 @@ def _soundfile_blocks(stream: Any, info: AudioInfo, channel: int) -> Iterator[np
     import soundfile
 
     frames_per_block = rows_for(8 * info.channels)
-    with stream.open() as file, soundfile.SoundFile(file) as sound:
-        for block in sound.blocks(blocksize=frames_per_block, dtype="float64", always_2d=True):
-            yield block[:, channel]
+    with decoding("the recording is damaged"), stream.open() as file:
+        with soundfile.SoundFile(file) as sound:
+            if sound.channels != info.channels:
+                raise AudioFormatError(
+                    f"the header says {info.channels} channels, the decoder {sound.channels}"
+                )
+            blocks = sound.blocks(blocksize=frames_per_block, dtype="float64", always_2d=True)
+            for block in blocks:
+                yield block[:, channel]
 
 
 def channel_blocks(stream: Any, info: AudioInfo, channel: int = 0) -> Iterator[np.ndarray]:

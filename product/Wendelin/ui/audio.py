@@ -7,12 +7,11 @@ header or one block of frames is ever in memory, whatever the recording's length
 from __future__ import annotations
 
 import io
-import re
 from typing import Any
 
 import numpy as np
 
-from ..analysis.audio import AudioFormatError, AudioInfo
+from ..analysis.audio import AudioFormatError, AudioInfo, decoding
 from ..analysis.documents import audio_info as read_stream_info
 
 #: Frames decoded per block when computing a waveform.
@@ -52,11 +51,8 @@ def sniff_content_type(head: bytes, filename: str = "") -> str | None:
 def _soundfile(fileobj: io.RawIOBase):
     import soundfile
 
-    try:
+    with decoding("not a readable audio file"):
         return soundfile.SoundFile(fileobj)
-    except (RuntimeError, soundfile.LibsndfileError, TypeError, ValueError) as exc:
-        detail = re.sub(r"^Error opening .*?: ", "", str(exc)).strip().rstrip(".")
-        raise AudioError(f"not a readable audio file ({detail})") from None
 
 
 def audio_info(stream: Any) -> AudioInfo:
@@ -98,9 +94,12 @@ def minmax_columns(blocks, total: int, width: int, channels: int) -> tuple[np.nd
 def waveform_envelope(stream: Any, width: int) -> tuple[AudioInfo, np.ndarray, np.ndarray]:
     """Decode the stream block by block into per-column (min, max), one lane per channel."""
     info = audio_info(stream)
-    with _soundfile(stream.open()) as sound:
+    with _soundfile(stream.open()) as sound, decoding("the recording is damaged"):
+        # The decoder's own channel and frame counts: a damaged header may disagree.
+        if sound.channels < 1:
+            raise AudioError("the decoder finds no channels")
         blocks = sound.blocks(blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True)
-        lows, highs = minmax_columns(blocks, info.frames, width, info.channels)
+        lows, highs = minmax_columns(blocks, max(sound.frames, 1), width, sound.channels)
     return info, lows[:, :MAX_LANES], highs[:, :MAX_LANES]
 
 
