@@ -55,7 +55,9 @@ def make_app(zope_conf: Path):
     from Zope2.Startup.run import make_wsgi_app
     from ZPublisher.httpexceptions import HTTPExceptionHandler
 
-    return HTTPExceptionHandler(make_wsgi_app({}, str(zope_conf)))
+    from .edge import InputGuard
+
+    return InputGuard(HTTPExceptionHandler(make_wsgi_app({}, str(zope_conf))))
 
 
 def prepare_site(settings: Settings, attempts: int = 5) -> str:

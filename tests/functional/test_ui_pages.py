@@ -261,6 +261,13 @@ def test_missing_pages_get_the_site_error_page_escaped(ui, browser):
     assert "Page not found" in response.text and "wendelin.css" in response.text
     assert "<script>alert(1)" not in response.text
     assert re.search(r"<code>[^<]*data_stream_module/%3Cscript%3Ealert", response.text)
-    anonymous = requests.get(f"{ui.url}/no_such_page", headers={"Accept": "text/html"})
-    assert anonymous.status_code == 404 and "Page not found" in anonymous.text
-    assert "Traceback" not in anonymous.text
+    # anonymous visitors cannot tell a missing page from a forbidden one: both ask to log in
+    html = {"Accept": "text/html"}
+    missing = requests.get(f"{ui.url}/no_such_page", headers=html, allow_redirects=False)
+    existing = requests.get(f"{ui.url}/data_stream_module", headers=html, allow_redirects=False)
+    assert missing.status_code == existing.status_code == 302
+    assert "/login_form?came_from=" in missing.headers["Location"]
+    for script in (requests.get(f"{ui.url}/data_stream_module/999999"),
+                   requests.get(f"{ui.url}/data_stream_module")):
+        assert script.status_code == 401 and "basic realm" in script.headers["WWW-Authenticate"]
+        assert "Traceback" not in script.text

@@ -211,15 +211,10 @@ class WendelinUserFolder(UserFolder):
 
 
 def is_cross_site(request: Any) -> bool:
-    """Whether a browser marked the request as coming from another site."""
-    fetch_site = request.get_header("Sec-Fetch-Site")
-    if fetch_site and fetch_site not in ("same-origin", "none"):
-        return True
-    origin = request.get_header("Origin")
-    if origin:
-        server = urlsplit(request.get("SERVER_URL", ""))
-        return urlsplit(origin).netloc != server.netloc
-    return False
+    """Whether a browser marked the request as coming from another site (edge's rule)."""
+    from ..edge import cross_site_reason
+
+    return cross_site_reason(request) is not None
 
 
 InitializeClass(WendelinUserFolder)

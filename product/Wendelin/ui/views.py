@@ -19,9 +19,10 @@ from AccessControl.SecurityInfo import ClassSecurityInfo
 from AccessControl.SecurityManagement import getSecurityManager
 from Acquisition import Implicit, aq_base, aq_inner, aq_parent
 from Products.PageTemplates.PageTemplateFile import PageTemplateFile
-from zExceptions import BadRequest
+from zExceptions import BadRequest, NotFound
 
 from ..errors import WendelinError
+from ..inputs import load_json
 from ..permissions import AddPortalContent, DeleteObjects, ModifyPortalContent, View
 from . import arrays, audio, cache, listing, notebook, upload
 from .auth import (
@@ -285,6 +286,17 @@ class DataNotebookView(BaseView):
 InitializeClass(DataNotebookView)
 
 
+def _is_document(obj: Any, portal_type: str = "") -> bool:
+    """Whether ``obj`` is a content document (not a method, tool, module or the portal),
+    of ``portal_type`` when one is given."""
+    base = aq_base(obj)
+    if not callable(getattr(base, "getPortalType", None)) or not hasattr(base, "_p_oid"):
+        return False
+    if getattr(base, "meta_type", "") in ("Wendelin Module", "Wendelin Site"):
+        return False
+    return not portal_type or obj.getPortalType() == portal_type
+
+
 class DataOperationView(BaseView):
     """A Data Operation: the script it runs, its parameters and types."""
 
@@ -334,9 +346,13 @@ class DataOperationView(BaseView):
             raise BadRequest("name the input document (relative URL or reference)")
         if "/" in text:
             try:
-                return portal.restrictedTraverse(text)
-            except (KeyError, AttributeError, Unauthorized):
+                found = portal.restrictedTraverse(text)
+            except (KeyError, AttributeError, Unauthorized, NotFound, ValueError, TypeError):
                 raise BadRequest(f"no document you may use at {text!r}") from None
+            if not _is_document(found, doc.getInputPortalType()):
+                wanted = doc.getInputPortalType() or "document"
+                raise BadRequest(f"{text!r} is not a {wanted} this operation can use")
+            return found
         query = {"reference": text, "sort_on": "creation_date", "sort_order": "descending"}
         if doc.getInputPortalType():
             query["portal_type"] = doc.getInputPortalType()
@@ -353,10 +369,9 @@ class DataOperationView(BaseView):
         check_csrf(self.context, request)
         document = self._input_document(str(request.form.get("input", "")))
         text = request.form.get("parameters", "") or "{}"
-        try:
-            parameters = json.loads(text)
-        except ValueError as error:
-            raise BadRequest(f"parameters are not JSON: {error}") from None
+        if not isinstance(text, str):
+            raise BadRequest("parameters must be a JSON object, e.g. {\"channel\": 1}")
+        parameters = load_json(text, "parameters", max_bytes=1 << 20)
         if not isinstance(parameters, dict):
             raise BadRequest("parameters must be a JSON object, e.g. {\"channel\": 1}")
         try:

@@ -1,0 +1,282 @@
+"""The edge between HTTP and the application: publisher-wide request rules and the one
+place where an exception becomes an HTTP answer.
+
+Rules, applied to every request of the Zope application (portal, tools, ZMI):
+
+- a state-changing request (any method but GET, HEAD, OPTIONS) that carries ``Origin``
+  must come from the server's own origin, and one that carries ``Sec-Fetch-Site`` must
+  say ``same-origin`` or ``none``; otherwise 403 before anything runs, whatever the
+  credentials. Clients that send neither (curl, fluentd, ERP5's kernel) are judged by
+  their credentials alone;
+- state changes authenticated by the portal's session cookie need the CSRF token;
+- GET, HEAD and OPTIONS run in a doomed transaction: a write is refused with 405;
+- a request answered with a status of 400 or more commits nothing;
+- WebDAV methods are for Managers only; anonymous visitors get the same answer for a
+  missing document as for one they may not see.
+
+Documents and libraries know nothing of HTTP: they raise :mod:`Products.Wendelin.errors`
+classes (each with its ``http_status``) and :func:`status_for` maps everything here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import quote, unquote_to_bytes, urlsplit
+
+import transaction
+from AccessControl.SecurityManagement import getSecurityManager
+from Acquisition import aq_base
+from transaction.interfaces import DoomedTransaction
+from zExceptions import Forbidden, HTTPException, MethodNotAllowed, Unauthorized
+from ZODB.POSException import ConflictError
+
+from .bigdata.errors import BigDataError, OutOfCoreError
+from .errors import WendelinError
+
+logger = logging.getLogger("Wendelin.edge")
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WEBDAV_METHODS = frozenset({"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK",
+                            "DELETE"})
+ALLOWED_FETCH_SITES = frozenset({"same-origin", "none"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+#: Request flag: the failure happened while reading the request, before traversal.
+_PHASE_KEY = "wendelin.edge.traversed"
+
+
+def _method(request: Any) -> str:
+    return str(request.get("REQUEST_METHOD", "GET")).upper()
+
+
+def _origin_key(url: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an origin or URL, default ports filled in."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if not scheme or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS.get(scheme, 0)
+
+
+def cross_site_reason(request: Any) -> str | None:
+    """Why a browser says the request comes from another site, or None if it does not."""
+    fetch_site = request.get_header("Sec-Fetch-Site")
+    if fetch_site is not None and fetch_site.strip().lower() not in ALLOWED_FETCH_SITES:
+        return f"Sec-Fetch-Site: {fetch_site[:40]}"
+    origin = request.get_header("Origin")
+    if origin is not None:
+        own = _origin_key(str(request.get("SERVER_URL", "")))
+        if own is None or _origin_key(origin) != own:
+            return f"Origin {origin[:100]!r} is not this site's"
+    return None
+
+
+# -- publisher event subscribers ---------------------------------------------------------
+def on_start(event: Any) -> None:
+    """Before anything is read: the transaction of a safe method is doomed (it never commits).
+
+    Nothing may be raised here (Zope's publisher cannot answer an error yet)."""
+    if _method(event.request) in SAFE_METHODS:
+        transaction.get().doom()
+
+
+def on_after_traversal(event: Any) -> None:
+    """Before the published object is called: refuse cross-site state changes (whatever
+    the credentials), WebDAV but for Managers, cookie sessions without the CSRF token."""
+    request = event.request
+    request.other[_PHASE_KEY] = True
+    method = _method(request)
+    if method in SAFE_METHODS:
+        return
+    reason = cross_site_reason(request)
+    if reason:
+        raise Forbidden(f"Cross-site request refused ({reason}); nothing was done.")
+    if method in WEBDAV_METHODS:
+        published = request.get("PUBLISHED")
+        context = getattr(published, "__self__", None) or published
+        user = getSecurityManager().getUser()
+        if user is None or not user.has_role(("Manager",), context):
+            raise Forbidden(f"{method} (WebDAV) is for Managers only.")
+    from .ui.auth import SESSION_KEY, user_folder
+
+    if request.other.get(SESSION_KEY):
+        portal = _portal_of(request)
+        folder = user_folder(portal) if portal is not None else None
+        if folder is None:
+            raise Forbidden("This session cannot change data here.")
+        folder.checkCsrf(request)
+
+
+def on_before_commit(event: Any) -> None:
+    """A refused request commits nothing; a safe method that wrote is an error (405)."""
+    request = event.request
+    txn = transaction.get()
+    if request.response.getStatus() >= 400:
+        if not txn.isDoomed():
+            txn.doom()
+        return
+    if _method(request) in SAFE_METHODS and getattr(txn, "_resources", None):
+        raise MethodNotAllowed(
+            f"A {_method(request)} request may not change data; this action needs a POST."
+        )
+
+
+# -- exceptions to HTTP --------------------------------------------------------------------
+def status_for(exc: BaseException, request: Any = None) -> int:
+    """The HTTP status that stands for ``exc``: the one mapping of the application."""
+    if isinstance(exc, WendelinError):
+        return int(exc.http_status)
+    if isinstance(exc, HTTPException):
+        return int(exc.getStatus())
+    if isinstance(exc, DoomedTransaction):
+        return 405
+    if isinstance(exc, OutOfCoreError):
+        return 413
+    if isinstance(exc, BigDataError):
+        return 400
+    if isinstance(exc, ConflictError):
+        return 409
+    if isinstance(exc, UnicodeError):
+        return 400
+    if request is not None and not request.other.get(_PHASE_KEY):
+        # failed while reading the request (form converters such as ``:int``, ``:required``)
+        if isinstance(exc, (ValueError, TypeError, KeyError, AttributeError)):
+            return 400
+    return 500
+
+
+def _message(exc: BaseException, status: int) -> str:
+    if isinstance(exc, DoomedTransaction):
+        return "A GET or HEAD request may not change data; this action needs a POST."
+    if isinstance(exc, ConflictError):
+        return "The document was changed by another request at the same time; try again."
+    if status >= 500:
+        return ""
+    text = str(exc) or type(exc).__name__
+    if status == 400 and not isinstance(exc, (WendelinError, HTTPException)):
+        text = f"Malformed request: {text}"
+    return text[:2000]
+
+
+def _portal_of(request: Any) -> Any:
+    """The Wendelin portal the request traversed, if any."""
+    from .site.portal import WendelinSite
+
+    for obj in request.get("PARENTS") or ():
+        if isinstance(aq_base(obj), WendelinSite):
+            return obj
+    return None
+
+
+def _has_valid_credentials(portal: Any, request: Any) -> bool:
+    """Whether the request carries a valid Basic login or session for ``portal``."""
+    from .ui.auth import user_folder
+
+    folder = user_folder(portal)
+    if folder is None:
+        return bool(request._auth)
+    if folder._sessionUser(request) is not None:
+        return True
+    if request._auth:
+        name_password = folder.identify(request._auth)
+        if name_password and name_password[0]:
+            return folder.checkCredentials(*name_password, request) is not None
+    return False
+
+
+def _wants_json(request: Any) -> bool:
+    accept = request.get_header("Accept") or ""
+    content_type = request.get_header("Content-Type") or ""
+    return "application/json" in accept or (
+        "text/html" not in accept and "json" in content_type
+    )
+
+
+class ErrorView:
+    """The exception view for every exception: status from :func:`status_for`, a clear
+    message for 4xx, never a traceback; the site's error page for browsers, JSON for
+    JSON clients."""
+
+    def __init__(self, context: BaseException, request: Any) -> None:
+        self.context = context
+        self.request = request
+        self.__parent__ = None
+
+    def __call__(self) -> str:
+        exc, request = self.context, self.request
+        response = request.response
+        status = status_for(exc, request)
+        portal = _portal_of(request)
+        if status == 404 and portal is not None and not _has_valid_credentials(portal, request):
+            return self._as_unauthorized(portal)
+        if status >= 500:
+            logger.error("%s %s failed", _method(request), request.get("URL", ""),
+                         exc_info=(type(exc), exc, exc.__traceback__))
+        elif status >= 400:
+            logger.info("%s %s: %s %s", _method(request), request.get("URL", ""), status,
+                        str(exc)[:200])
+        response.setStatus(status)
+        if 300 <= status < 400 or isinstance(exc, Unauthorized):
+            return ""
+        message = _message(exc, status)
+        if _wants_json(request):
+            response.setHeader("Content-Type", "application/json")
+            return json.dumps({"error": type(exc).__name__, "status": status,
+                               "message": message})
+        if portal is not None:
+            from .ui.views import error_page
+
+            return error_page(portal, request, type(exc).__name__, message)
+        response.setHeader("Content-Type", "text/plain; charset=utf-8")
+        response.setHeader("X-Content-Type-Options", "nosniff")
+        return f"{status} {message}"
+
+    def _as_unauthorized(self, portal: Any) -> str:
+        """Answer a missing document as a forbidden one (no probing of ids)."""
+        from .ui.auth import wants_html
+
+        request, response = self.request, self.request.response
+        if wants_html(request):
+            came_from = request.get("ACTUAL_URL", "") or request.get("URL", "")
+            query = request.get("QUERY_STRING", "")
+            if query:
+                came_from += "?" + query
+            response.redirect(
+                f"{portal.absolute_url()}/login_form?came_from={quote(came_from, safe='')}",
+                status=302,
+            )
+            return ""
+        response.setStatus(401)
+        response._unauthorized()
+        return ""
+
+
+# -- WSGI ------------------------------------------------------------------------------------
+class InputGuard:
+    """WSGI middleware: a path or query that is not UTF-8 is a 400 before Zope decodes it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        for key in ("PATH_INFO", "QUERY_STRING"):
+            value = environ.get(key, "")
+            try:
+                raw = value.encode("latin-1")
+                if key == "QUERY_STRING":
+                    raw = unquote_to_bytes(value.replace("+", " "))
+                raw.decode("utf-8")
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                body = f"400 Bad request: the {key.lower()} is not valid UTF-8".encode()
+                start_response("400 Bad Request", [
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Content-Length", str(len(body))),
+                    ("X-Content-Type-Options", "nosniff"),
+                ])
+                return [body]
+        return self.app(environ, start_response)
