@@ -5,21 +5,27 @@ instance's ``var/``; each worker is ``wendelin run`` as a ZEO client with its ow
 cache (``var/workers/<n>/``) on a free port; haproxy balances ``WENDELIN_PORT`` over them
 (installed from Debian when missing). With ``WENDELIN_ZEO=host:port`` the workers use
 that ZEO server instead and none is started, which is how workers on other machines join.
-Ctrl-C or SIGTERM stops everything this command started, by PID.
+Workers are supervised: one that exits is started again on its port, after a delay that
+doubles with each quick death (1 s up to 60 s); every restart is logged and counted in
+``var/cluster-status.json``. Ctrl-C or SIGTERM stops everything this command started, by PID.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from .errors import ConfigurationError
 from .processes import BANNER_END, CLUSTER_READY, READY, ProcessOutput
@@ -27,6 +33,23 @@ from .settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "instance"
 BIN = Path(sys.executable).parent
+#: Restart delays: the first after FIRST_DELAY s, doubled per quick death, at most MAX_DELAY.
+FIRST_DELAY = 1.0
+MAX_DELAY = 60.0
+#: A worker that served this long before dying is restarted after FIRST_DELAY again.
+STABLE_AFTER = 60.0
+#: How long a (re)started worker may take to print its banner.
+START_TIMEOUT = 180.0
+#: What the cluster prints when it restarts a worker (tests and operators look for it).
+RESTARTED = "worker {number} restarted: pid {pid} at {url} (restart {restarts})"
+
+logger = logging.getLogger("Wendelin.cluster")
+
+
+def _log(message: str) -> None:
+    """One line on the cluster's output (its only log) and to the logging system."""
+    print(f"[cluster] {message}", flush=True)
+    logger.info(message)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -68,22 +91,48 @@ def ensure_haproxy() -> str:
 
 @dataclass
 class Worker:
-    """One ``wendelin run`` process as a ZEO client."""
+    """One ``wendelin run`` process as a ZEO client; started again on its port if it exits."""
 
     number: int
     port: int
-    process: subprocess.Popen
-    url: str = ""
+    env: dict[str, str]
+    process: subprocess.Popen = field(init=False)
     output: ProcessOutput = field(init=False)
+    url: str = ""
+    restarts: int = 0
+    delay: float = FIRST_DELAY  # before the next restart
+    started_at: float = 0.0
+    died_at: float | None = None
+    ready: bool = False
 
-    def __post_init__(self) -> None:
+    def spawn(self) -> None:
+        """Start the process (stdout and stderr read through :class:`ProcessOutput`)."""
+        self.process = subprocess.Popen(
+            [str(BIN / "wendelin"), "run"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self.output = ProcessOutput(self.process, echo=f"[worker {self.number}] ")
+        self.started_at = time.monotonic()
+        self.died_at = None
+        self.ready = False
 
     def read_until_ready(self, timeout: float) -> None:
         if not self.output.read_until(lambda line: line.startswith(READY), timeout):
             raise RuntimeError(f"worker {self.number} did not start:\n" + self.output.tail(30))
         self.url = self.output.lines[-1].split(" at ", 1)[1].strip()
+        self.ready = True
         self.output.drain()
+
+    def status(self) -> dict[str, Any]:
+        """What ``cluster-status.json`` says about this worker."""
+        state = "serving" if self.ready else "starting"
+        if self.process.poll() is not None:
+            state = "restarting"
+        return {"number": self.number, "pid": self.process.pid, "port": self.port,
+                "url": self.url, "state": state, "restarts": self.restarts}
 
 
 class Cluster:
@@ -91,11 +140,15 @@ class Cluster:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.processes: list[subprocess.Popen] = []
+        self.zeo: subprocess.Popen | None = None
+        self.haproxy: subprocess.Popen | None = None
         self.workers: list[Worker] = []
         self.zeo_address = settings.zeo or ""
         self.front_port = settings.port or free_port(settings.host)
         self.jupyter = None
+        self.url = ""
+        self.stopping = threading.Event()
+        self._status_lock = threading.Lock()
 
     # -- parts ----------------------------------------------------------------------------
     def start_zeo(self) -> None:
@@ -113,9 +166,8 @@ class Cluster:
         )
         path = settings.etc / "zeo.conf"
         path.write_text(conf)
-        process = subprocess.Popen([str(BIN / "runzeo"), "-C", str(path)])
-        self.processes.append(process)
-        wait_for_port("127.0.0.1", port, 60, process)
+        self.zeo = subprocess.Popen([str(BIN / "runzeo"), "-C", str(path)])
+        wait_for_port("127.0.0.1", port, 60, self.zeo)
 
     def start_workers(self, password: str) -> None:
         """Start the workers in parallel; the first start creates the site, others wait."""
@@ -131,17 +183,12 @@ class Cluster:
                 "WENDELIN_JUPYTER": "0",
                 "WENDELIN_ADMIN_PASSWORD": password,
             }
-            process = subprocess.Popen(
-                [str(BIN / "wendelin"), "run"],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            self.processes.append(process)
-            self.workers.append(Worker(number, port, process))
+            worker = Worker(number, port, env)
+            worker.spawn()
+            self.workers.append(worker)
         for worker in self.workers:
-            worker.read_until_ready(180)
+            worker.read_until_ready(START_TIMEOUT)
+        self.write_status()
 
     def start_front_door(self) -> None:
         """haproxy on WENDELIN_PORT, round robin over the workers."""
@@ -156,9 +203,8 @@ class Cluster:
         path = self.settings.etc / "haproxy.cfg"
         self.settings.etc.mkdir(parents=True, exist_ok=True)
         path.write_text(conf)
-        process = subprocess.Popen([haproxy, "-db", "-f", str(path)])
-        self.processes.append(process)
-        wait_for_port(self.settings.host, self.front_port, 30, process)
+        self.haproxy = subprocess.Popen([haproxy, "-db", "-f", str(path)])
+        wait_for_port(self.settings.host, self.front_port, 30, self.haproxy)
 
     def start_jupyter(self, url: str, password: str) -> str:
         """Jupyter with the ERP5 kernel, talking to the front door."""
@@ -171,30 +217,97 @@ class Cluster:
         )
         return line
 
+    # -- supervision ----------------------------------------------------------------------
+    def supervise(self) -> None:
+        """Restart the workers that exited (called every second by the main loop)."""
+        now = time.monotonic()
+        for worker in self.workers:
+            if self.stopping.is_set() or worker.process.poll() is None:
+                continue
+            if worker.died_at is None:
+                worker.died_at = now
+                if now - worker.started_at >= STABLE_AFTER:
+                    worker.delay = FIRST_DELAY  # it had served a while: not a crash loop
+                _log(f"worker {worker.number} (pid {worker.process.pid}) exited with "
+                     f"{_exit_text(worker.process.returncode)}; restarting in "
+                     f"{worker.delay:g} s")
+                self.write_status()
+            elif now - worker.died_at >= worker.delay:
+                worker.delay = min(worker.delay * 2, MAX_DELAY)
+                worker.restarts += 1
+                worker.spawn()
+                threading.Thread(target=self._await_restart, args=(worker,), daemon=True).start()
+
+    def _await_restart(self, worker: Worker) -> None:
+        """Wait for a restarted worker's banner, then log and record it."""
+        try:
+            worker.read_until_ready(START_TIMEOUT)
+        except RuntimeError as error:
+            if not self.stopping.is_set():
+                _log(f"worker {worker.number} (pid {worker.process.pid}) failed to restart: "
+                     f"{str(error).splitlines()[0]}")
+                if worker.process.poll() is None:
+                    worker.process.kill()  # the next tick of supervise() tries again
+            return
+        _log(RESTARTED.format(number=worker.number, pid=worker.process.pid, url=worker.url,
+                              restarts=worker.restarts))
+        self.write_status()
+
+    @property
+    def status_file(self) -> Path:
+        return self.settings.var / "cluster-status.json"
+
+    def status(self) -> dict[str, Any]:
+        """The cluster as operators see it: front door, ZEO, each worker's pid and restarts."""
+        return {"url": self.url, "zeo": self.zeo_address,
+                "workers": [worker.status() for worker in self.workers]}
+
+    def write_status(self) -> None:
+        """Replace ``var/cluster-status.json`` (written to a temporary file, then renamed)."""
+        with self._status_lock:
+            self.settings.var.mkdir(parents=True, exist_ok=True)
+            partial = self.status_file.with_suffix(".json.tmp")
+            partial.write_text(json.dumps(self.status(), indent=2) + "\n")
+            partial.replace(self.status_file)
+
     def stop(self) -> None:
-        """Stop, in reverse order, every process this cluster started."""
+        """Stop, in reverse order of starting, every process this cluster started."""
+        self.stopping.set()
         if self.jupyter is not None:
             self.jupyter.stop()
-        for process in reversed(self.processes):
+        ordered = [(self.haproxy, signal.SIGTERM)]
+        ordered += [(worker.process, signal.SIGINT) for worker in reversed(self.workers)]
+        ordered += [(self.zeo, signal.SIGTERM)]
+        started = [(process, sig) for process, sig in ordered if process is not None]
+        for process, sig in started:
             if process.poll() is None:
-                process.send_signal(
-                    signal.SIGINT if process in self._worker_processes() else signal.SIGTERM
-                )
-        for process in reversed(self.processes):
+                process.send_signal(sig)
+        for process, _sig in started:
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
 
-    def _worker_processes(self) -> list[subprocess.Popen]:
-        return [worker.process for worker in self.workers]
+
+def _exit_text(code: int) -> str:
+    """``code 3`` or ``signal 9 (SIGKILL)`` for a Popen return code."""
+    if code < 0:
+        try:
+            return f"signal {-code} ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"signal {-code}"
+    return f"code {code}"
+
+
+def _stop(signum: int, frame: Any) -> None:  # pragma: no cover - signal handler
+    """SIGTERM stops the cluster the way Ctrl-C does."""
+    raise KeyboardInterrupt
 
 
 def run_cluster(settings: Settings) -> None:
-    """Start the cluster, print how to reach it, wait for Ctrl-C or SIGTERM, stop it."""
-    from .server import _stop
-
+    """Start the cluster, print how to reach it, supervise the workers until Ctrl-C or
+    SIGTERM, stop it."""
     password = settings.resolve_admin_password()
     cluster = Cluster(settings)
     signal.signal(signal.SIGTERM, _stop)
@@ -202,7 +315,8 @@ def run_cluster(settings: Settings) -> None:
         cluster.start_zeo()
         cluster.start_workers(password)
         cluster.start_front_door()
-        url = f"http://{settings.host}:{cluster.front_port}/erp5"
+        url = cluster.url = f"http://{settings.host}:{cluster.front_port}/erp5"
+        cluster.write_status()
         jupyter_line = cluster.start_jupyter(url, password)
         stored = "" if settings.admin_password else f"  (stored in {settings.password_file})"
         print(f"{CLUSTER_READY}{url}", flush=True)
@@ -211,11 +325,13 @@ def run_cluster(settings: Settings) -> None:
         print(f"  zeo:      {cluster.zeo_address}", flush=True)
         for worker in cluster.workers:
             print(f"  worker {worker.number}: pid {worker.process.pid} at {worker.url}", flush=True)
+        print(f"  status:   {cluster.status_file} (workers that exit are restarted)", flush=True)
         if jupyter_line:
             print(jupyter_line, flush=True)
         print(BANNER_END, flush=True)
         while True:
             time.sleep(1)
+            cluster.supervise()
     except KeyboardInterrupt:
         pass
     finally:

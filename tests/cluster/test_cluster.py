@@ -5,6 +5,7 @@ The tests run in file order on one cluster; the last ones kill a worker and stop
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -41,6 +42,7 @@ class ClusterProcess:
         self.url = ""
         self.zeo = ""
         self.workers: dict[int, tuple[int, str]] = {}
+        self.status_file: Path | None = None
 
     def start(self, timeout: float = 240) -> None:
         self.process = subprocess.Popen(
@@ -58,6 +60,8 @@ class ClusterProcess:
                 self.zeo = match.group(1)
             elif match := re.match(r"  worker (\d+): pid (\d+) at (\S+)", line):
                 self.workers[int(match.group(1))] = (int(match.group(2)), match.group(3))
+            elif match := re.match(r"  status:\s+(\S+)", line):
+                self.status_file = Path(match.group(1))
             return line.startswith(BANNER_END)
 
         reader = ProcessOutput(self.process, self.output)
@@ -74,6 +78,16 @@ class ClusterProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         return self.process.wait()
+
+    def wait_for_line(self, pattern: str, after: int = 0, timeout: float = 240) -> re.Match:
+        """The first output line from index ``after`` on matching ``pattern`` (waits)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.output[after:]:
+                if match := re.search(pattern, line):
+                    return match
+            time.sleep(0.2)
+        raise AssertionError(f"no line matching {pattern!r}:\n" + "".join(self.output[-40:]))
 
     def session(self) -> requests.Session:
         session = requests.Session()
@@ -331,6 +345,32 @@ def test_killed_worker_loses_nothing_and_every_append_is_stored_exactly_once(clu
     assert stored == list(range(fed + 20))  # each exactly once, in the order sent
     assert not alive(victim_pid)
     print(f"{fed + 20} appends, {sum(tries) - len(tries)} retried after the kill")
+
+
+def test_a_killed_worker_is_restarted_with_backoff_and_serves_again(cluster):
+    """The worker killed above comes back (a new pid, same port); killed again at once,
+    it is restarted after twice the delay. The status file counts the restarts."""
+    old_pid, worker_url = cluster.workers[1]
+    assert cluster.status_file is not None and cluster.status_file.exists()
+    died = cluster.wait_for_line(rf"worker 1 \(pid {old_pid}\) exited with signal 9 "
+                                 r"\(SIGKILL\); restarting in (\S+) s")
+    assert float(died.group(1)) == 1
+    back = cluster.wait_for_line(r"worker 1 restarted: pid (\d+) at (\S+) \(restart 1\)")
+    new_pid = int(back.group(1))
+    assert new_pid != old_pid and alive(new_pid) and back.group(2) == worker_url
+    session = cluster.session()
+    assert ingest(session, worker_url, "after-restart", b"served").status_code == 204
+    assert stream_of(session, worker_url, "after-restart") == b"served"
+    status = json.loads(cluster.status_file.read_text())
+    assert status["workers"][0] == {**status["workers"][0], "pid": new_pid, "restarts": 1,
+                                    "state": "serving"}
+    os.kill(new_pid, signal.SIGKILL)  # a quick second death: the delay doubles
+    cluster.wait_for_line(rf"worker 1 \(pid {new_pid}\) exited with signal 9 \(SIGKILL\); "
+                          r"restarting in 2 s")
+    again = cluster.wait_for_line(r"worker 1 restarted: pid (\d+) at \S+ \(restart 2\)")
+    cluster.workers[1] = (int(again.group(1)), worker_url)  # Ctrl-C below must stop it
+    assert session.get(f"{worker_url}/portal_ingestion_policies/default/status_json").ok
+    assert json.loads(cluster.status_file.read_text())["workers"][0]["restarts"] == 2
 
 
 def test_ctrl_c_stops_every_process(cluster):
