@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,11 +134,30 @@ class JupyterProcess:
         return self.process.returncode
 
 
-def jupyter_command(python: str, host: str, port: int, root: Path, notary_db: Path) -> list[str]:
+#: Default of the portal's notebook quota (``WENDELIN_MAX_NOTEBOOK_BYTES``), 256 MiB.
+DEFAULT_MAX_NOTEBOOK_BYTES = 256 << 20
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def max_notebook_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """The portal's notebook quota as Jupyter must accept it (``256MiB``, ``2G``, bytes)."""
+    text = (os.environ if environ is None else environ).get("WENDELIN_MAX_NOTEBOOK_BYTES", "")
+    found = re.fullmatch(r"\s*(\d+)\s*([KMG]?)(?:i?B)?\s*", text, re.I)
+    if not found:
+        return DEFAULT_MAX_NOTEBOOK_BYTES
+    return int(found.group(1)) * _SIZE_UNITS[found.group(2).upper()]
+
+
+def jupyter_command(
+    python: str, host: str, port: int, root: Path, notary_db: Path, max_body: int | None = None
+) -> list[str]:
     """The command line starting Notebook 7 with the ERP5 kernel and contents manager.
 
     The token is not on it (command lines are public): Jupyter reads JUPYTER_TOKEN_FILE.
+    Jupyter accepts request bodies up to the portal's notebook quota (plus the model's
+    envelope), so the portal's 413 is what a too big notebook gets, not tornado's limit.
     """
+    body = (max_body if max_body is not None else max_notebook_bytes()) + (1 << 20)
     as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     return [
         python,
@@ -151,6 +172,8 @@ def jupyter_command(python: str, host: str, port: int, root: Path, notary_db: Pa
         "--ServerApp.contents_manager_class=erp5_kernel.contents.Erp5ContentsManager",
         "--MappingKernelManager.default_kernel_name=erp5",
         f"--NotebookNotary.db_file={notary_db}",
+        f"--ServerApp.max_body_size={body}",
+        f"--ServerApp.max_buffer_size={body}",
     ]
 
 

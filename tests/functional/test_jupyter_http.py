@@ -262,3 +262,28 @@ def test_a_conflict_in_a_cell_retries_the_request(server, admin, tmp_path):
     )
     assert reply["status"] == "ok", reply
     assert reply["displayhook_result"]["data"]["text/plain"] == "'retried'"
+
+
+def _notebook_of(nbytes: int) -> dict:
+    """An nbformat-4 notebook whose JSON is a little more than ``nbytes`` bytes."""
+    import nbformat
+
+    node = nbformat.v4.new_notebook()
+    node.cells.append(nbformat.v4.new_code_cell("# " + "x" * nbytes))
+    return node
+
+
+def test_notebook_bodies_past_the_form_limit_save_and_the_quota_answers_413(make_server):
+    """Bodies above Zope's 1 MB form limit save; above WENDELIN_MAX_NOTEBOOK_BYTES: 413."""
+    srv = make_server(WENDELIN_JUPYTER="0", WENDELIN_MAX_NOTEBOOK_BYTES="3MiB")
+    srv.start()
+    admin = srv.session()
+    save = f"{srv.url}/data_notebook_module/DataNotebookModule_saveNotebook"
+    fits = admin.post(save, json={"reference": "quota-fits", "ipynb": _notebook_of(2 << 20)})
+    assert fits.status_code == 201, fits.text[:300]
+    too_big = admin.post(save, json={"reference": "quota-big", "ipynb": _notebook_of(4 << 20)})
+    assert too_big.status_code == 413, too_big.text[:300]
+    assert "WENDELIN_MAX_NOTEBOOK_BYTES" in too_big.text
+    listed = admin.get(f"{srv.url}/data_notebook_module/DataNotebookModule_getNotebookList")
+    references = [entry["reference"] for entry in listed.json()]
+    assert "quota-fits" in references and "quota-big" not in references

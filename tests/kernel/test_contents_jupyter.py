@@ -299,3 +299,45 @@ def test_file_browser_starts_at_the_notebooks(jupyter):
     page = jupyter.session().get(f"{jupyter.base_url}tree").text
     config = json.loads(re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', page, re.S)[1])
     assert config["preferredPath"] == "/"  # else Notebook 7 says "Directory not found"
+
+
+def big_notebook(megabytes: int) -> nbformat.NotebookNode:
+    """A notebook of about ``megabytes`` MiB, mostly base64 PNG figure outputs."""
+    import random
+
+    rng = random.Random(megabytes)
+    nb = nbformat.v4.new_notebook()
+    per_image = 2 << 20  # bytes of PNG data per output, before base64
+    count = megabytes * (1 << 20) * 3 // 4 // per_image + 1
+    for number in range(count):
+        png = b"\x89PNG\r\n\x1a\n" + rng.randbytes(per_image - 8)
+        nb.cells.append(
+            nbformat.v4.new_code_cell(
+                f"plot({number})",
+                execution_count=number + 1,
+                outputs=[
+                    nbformat.v4.new_output(
+                        "display_data",
+                        data={"image/png": base64.b64encode(png).decode(), "text/plain": "<Fig>"},
+                    )
+                ],
+            )
+        )
+    return nb
+
+
+def test_a_50_mib_notebook_with_images_round_trips_through_jupyter(site, api):
+    """Saving from Jupyter is not stopped by Zope's 1 MB form limit; nothing is altered."""
+    nb = big_notebook(50)
+    size = len(json.dumps(nb))
+    assert size > 50 << 20
+    put(api, "contents-big.ipynb", nb)
+    opened = api.get("contents-big.ipynb").json()
+    assert without_volatile(opened["content"]) == without_volatile(nb)
+    stored = site.session().get(
+        f"{site.url}/data_notebook_module/DataNotebookModule_getNotebook",
+        params={"reference": "contents-big"},
+    )
+    assert stored.status_code == 200
+    images = [c["outputs"][0]["data"]["image/png"] for c in stored.json()["ipynb"]["cells"]]
+    assert images == [c.outputs[0].data["image/png"] for c in nb.cells]

@@ -3,18 +3,24 @@
 List, read, save, delete and rename notebooks by reference; the ``.ipynb`` content
 is nbformat 4. Domain errors become HTTP statuses here, at the edge: 400 for invalid
 content, 404 for an unknown reference, 409 for a taken one.
+
+A saved notebook's JSON body is read from the request's body file, not through Zope's
+form parsing, so Zope's ``form-memory-limit`` (1 MB) does not apply; its own quota,
+``WENDELIN_MAX_NOTEBOOK_BYTES`` (default 256 MiB), does: a bigger body answers 413.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from AccessControl import Unauthorized
 from AccessControl.SecurityManagement import getSecurityManager
 from zExceptions import BadRequest, NotFound
 
-from ..errors import WendelinError
+from ..document.http import copy_request_body
+from ..errors import QuotaExceededError, WendelinError
 from ..permissions import DeleteObjects, ModifyPortalContent
 from .endpoint import (
     NOTEBOOK_TYPE,
@@ -26,9 +32,45 @@ from .endpoint import (
 )
 from .ipynb import NotebookFormatError
 
+#: Largest notebook body saved (``WENDELIN_MAX_NOTEBOOK_BYTES``); notebooks with images grow.
+DEFAULT_MAX_NOTEBOOK_BYTES = 256 * 1024 * 1024
+
 
 class ReferenceTakenError(WendelinError, ValueError):
     """Another notebook already has this reference."""
+
+
+def max_notebook_bytes(environ: dict[str, str] | None = None) -> int:
+    """The quota of one saved notebook's JSON body, from ``WENDELIN_MAX_NOTEBOOK_BYTES``."""
+    from ..settings import parse_size
+
+    text = (os.environ if environ is None else environ).get("WENDELIN_MAX_NOTEBOOK_BYTES", "")
+    return parse_size(text) if text.strip() else DEFAULT_MAX_NOTEBOOK_BYTES
+
+
+def read_body(request: Any, limit: int) -> bytes:
+    """The request body, read block by block from its file; QuotaExceededError past ``limit``.
+
+    Zope's ``BODY`` goes through its form memory limit (1 MB); the body file does not.
+    """
+    length = request.get_header("Content-Length", "") or ""
+    if length.strip().isdigit() and int(length) > limit:
+        raise QuotaExceededError(
+            f"the notebook body is {int(length)} bytes, more than the {limit}-byte quota "
+            "(WENDELIN_MAX_NOTEBOOK_BYTES)"
+        )
+    body = bytearray()
+
+    def append(block: bytes) -> None:
+        body.extend(block)
+        if len(body) > limit:
+            raise QuotaExceededError(
+                f"the notebook body is more than the {limit}-byte quota "
+                "(WENDELIN_MAX_NOTEBOOK_BYTES)"
+            )
+
+    copy_request_body(request, append)
+    return bytes(body)
 
 
 def _iso(date: Any) -> str:
@@ -96,8 +138,9 @@ def save_notebook(module: Any) -> str:
         "Content-Type", ""
     ).startswith("application/json"):
         raise BadRequest("save a notebook with a POST of Content-Type: application/json")
+    raw = read_body(request, max_notebook_bytes())
     try:
-        body = json.loads(request.get("BODY") or b"")
+        body = json.loads(raw or b"")
     except ValueError as error:
         raise BadRequest(f"body is not JSON: {error}") from None
     if not isinstance(body, dict) or "ipynb" not in body:
