@@ -43,7 +43,7 @@ def test_json_api_rejects_bad_input_and_form_posts(admin, server):
     form = admin.post(url, data={"title": "csrf"})
     assert form.status_code == 400
     bad = admin.post(url, data="{oops", headers={"Content-Type": "application/json"})
-    assert bad.status_code == 400 and "not JSON" in bad.text
+    assert bad.status_code == 400 and "not valid JSON" in bad.text
     wrong_type = admin.post(
         url, data=json.dumps({"portal_type": "Image"}),
         headers={"Content-Type": "application/json"},

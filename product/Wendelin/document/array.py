@@ -16,7 +16,7 @@ from ..bigdata import ZBigArray
 from ..bigdata.bigfile import read_segments
 from ..permissions import ModifyPortalContent, View
 from .base import WendelinDocument
-from .http import ChunkIterator
+from .http import ChunkIterator, serve_inert
 
 
 class DataArray(WendelinDocument):
@@ -101,11 +101,8 @@ class DataArray(WendelinDocument):
         """Size of the array data in bytes."""
         return 0 if self._array is None else self._array.nbytes
 
-    @security.protected(View)
-    def index_html(self, REQUEST, RESPONSE):
-        """GET streams the array as a ``.npy`` file, block by block (404 before initArray)."""
-        if self._array is None:
-            raise NotFound(f"Data Array {self.getId()!r} has no array yet")
+    def _npyHeader(self) -> bytes:
+        """The ``.npy`` (format 1.0) header of the stored array."""
         array = self._array
         header = io.BytesIO()
         np.lib.format.write_array_header_1_0(
@@ -116,14 +113,29 @@ class DataArray(WendelinDocument):
                 "shape": array.shape,
             },
         )
-        head = header.getvalue()
-        name = (self.getReference() or self.getId()).replace('"', "")
-        RESPONSE.setHeader("Content-Type", "application/octet-stream")
-        RESPONSE.setHeader("Content-Disposition", f'attachment; filename="{name}.npy"')
-        RESPONSE.setHeader("Content-Length", str(len(head) + array.nbytes))
+        return header.getvalue()
+
+    @security.protected(View)
+    def index_html(self, REQUEST, RESPONSE):
+        """GET streams the array as a ``.npy`` download, block by block; HEAD gives its
+        length (404 before initArray)."""
+        if self._array is None:
+            raise NotFound(f"Data Array {self.getId()!r} has no array yet")
+        array = self._array
+        head = self._npyHeader()
+        length = len(head) + array.nbytes
+        name = (self.getReference() or self.getId()) + ".npy"
+        serve_inert(RESPONSE, "application/octet-stream", name, attachment=True)
+        RESPONSE.setHeader("Content-Length", str(length))
+        if REQUEST.get("REQUEST_METHOD") == "HEAD":
+            return b""
         body = read_segments(array._file.segments(0, array.nbytes))
-        chunks = itertools.chain([head], body)
-        return ChunkIterator(chunks, len(head) + array.nbytes)
+        return ChunkIterator(itertools.chain([head], body), length)
+
+    @security.protected(View)
+    def HEAD(self, REQUEST, RESPONSE):
+        """The ``.npy`` download's length and type, without the bytes."""
+        return self.index_html(REQUEST, RESPONSE)
 
     def _require(self) -> ZBigArray:
         if self._array is None:

@@ -5,23 +5,55 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 from zope.interface import implementer
 from ZPublisher.Iterators import IStreamIterator
 
+from ..errors import InvalidInputError, RangeNotSatisfiableError
+
+#: At most this many digits are read from a Range position; longer ones stand for
+#: "beyond any size" (``int()`` of thousands of digits is slow and refused by Python).
+_MAX_DIGITS = 18
+_BEYOND = 10**_MAX_DIGITS
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+_CONTENT_RANGE_RE = re.compile(r"^bytes (\d{1,18})-(\d{1,18})/(\d{1,18}|\*)$")
+
+#: Types a browser may render in place: none of them runs script. Everything else
+#: (text/html, image/svg+xml, XML, PDF...) is served as a download.
+INLINE_TYPES = frozenset({
+    "image/png", "image/jpeg", "image/gif", "image/webp",
+    "text/plain", "application/octet-stream",
+})
+INLINE_PREFIXES = ("audio/", "video/")
+#: A content type is ``type/subtype`` of RFC 9110 tokens with optional ``; name=value``
+#: parameters (token or quoted string), bounded in length; no CR/LF can get through.
+MAX_CONTENT_TYPE = 200
+_TOKEN = r"[A-Za-z0-9!#$%&'*+.^_`|~-]+"
+_CONTENT_TYPE_RE = re.compile(
+    rf"{_TOKEN}/{_TOKEN}(?:[ \t]*;[ \t]*{_TOKEN}=(?:{_TOKEN}|\"[^\"\\\x00-\x1f\x7f]*\"))*"
+)
 
 
-class RangeNotSatisfiable(Exception):
-    """The requested range lies outside the resource."""
+class RangeNotSatisfiable(RangeNotSatisfiableError):
+    """The requested range lies outside the resource (416); ``size`` is the resource's."""
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+
+def _position(digits: str) -> int:
+    """A Range position; absurdly long numbers count as beyond any resource."""
+    digits = digits.lstrip("0") or "0"
+    return _BEYOND if len(digits) > _MAX_DIGITS else int(digits)
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """``(start, end)`` (end exclusive) for a single-range ``Range`` header, else None.
 
     Multi-range or malformed headers are ignored (the full body is sent, as RFC 9110
-    allows); a range past the end raises :class:`RangeNotSatisfiable`.
+    allows); a range past the end raises :class:`RangeNotSatisfiable` (416).
     """
     if not header:
         return None
@@ -30,25 +62,109 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None
     first, last = match.groups()
     if first == "":
-        start, end = max(0, size - int(last)), size
+        start, end = max(0, size - _position(last)), size
     else:
-        start = int(first)
-        end = size if last == "" else min(size, int(last) + 1)
+        start = _position(first)
+        end = size if last == "" else min(size, _position(last) + 1)
     if start >= size or start >= end:
-        raise RangeNotSatisfiable(f"bytes {first}-{last} outside {size} bytes")
+        raise RangeNotSatisfiable(
+            f"bytes {first[:20]}-{last[:20]} outside the {size} bytes of the resource", size
+        )
     return start, end
+
+
+def check_content_type(value: str) -> str:
+    """``value`` if it is a well-formed ``type/subtype[; params]``, else InvalidInputError.
+
+    Applied to every content type a user sets (JSON API, ``edit``, uploads, PUT), so
+    no header injection or junk reaches a response's ``Content-Type``.
+    """
+    if not isinstance(value, str):
+        raise InvalidInputError(f"content_type must be a string, got {type(value).__name__}")
+    if len(value) > MAX_CONTENT_TYPE:
+        raise InvalidInputError(
+            f"content_type is {len(value)} characters long, at most {MAX_CONTENT_TYPE}"
+        )
+    if not _CONTENT_TYPE_RE.fullmatch(value):
+        raise InvalidInputError(
+            f"content_type {value[:80]!r} is not a media type like 'audio/wav' or "
+            "'text/plain; charset=utf-8'"
+        )
+    return value
+
+
+def media_type(content_type: str) -> str:
+    """The lower-case ``type/subtype`` of a content type, without parameters."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def is_inline(content_type: str) -> bool:
+    """Whether bytes of this type may be shown in place (they cannot run script)."""
+    kind = media_type(content_type)
+    return kind in INLINE_TYPES or kind.startswith(INLINE_PREFIXES)
+
+
+def content_disposition(disposition: str, filename: str) -> str:
+    """A ``Content-Disposition`` value whose filename is safe (RFC 6266, RFC 5987).
+
+    A plain ASCII name goes in ``filename="..."``; any other gets an ASCII fallback
+    there and the exact name percent-encoded in ``filename*=UTF-8''...``.
+    """
+    fallback = "".join(
+        c if " " <= c <= "~" and c not in '"\\%;' else "_" for c in filename
+    ) or "download"
+    value = f'{disposition}; filename="{fallback}"'
+    if fallback != filename:
+        value += "; filename*=UTF-8''" + quote(filename, safe="!#$&+-.^_`|~")
+    return value
+
+
+def serve_inert(response: Any, content_type: str, filename: str,
+                attachment: bool = False) -> None:
+    """Headers of every raw-bytes answer (Data Stream, Data Array, Image).
+
+    The bytes can never run as a page of the site: no sniffing, a sandbox CSP, and a
+    download (``attachment``) for any type outside :data:`INLINE_TYPES`.
+    """
+    if not content_type or "\r" in content_type or "\n" in content_type:
+        content_type = "application/octet-stream"
+    inline = is_inline(content_type) and not attachment
+    response.setHeader("Content-Type", content_type)
+    response.setHeader("X-Content-Type-Options", "nosniff")
+    response.setHeader("Content-Security-Policy", "sandbox")
+    response.setHeader(
+        "Content-Disposition", content_disposition("inline" if inline else "attachment", filename)
+    )
+
+
+#: Set in the request environment when a PUT came without a Content-Type.
+DEFAULTED_BODY_TYPE = "wendelin.body_type_defaulted"
+
+
+def default_body_type(request: Any) -> None:
+    """A PUT without ``Content-Type`` (``curl -T``) carries raw bytes, not a form.
+
+    Zope would otherwise parse the body as form fields (a 400 on binary data, or on
+    bodies over the form memory limit). Call before the request's inputs are processed.
+    """
+    environ = request.environ
+    if environ.get("REQUEST_METHOD", "").upper() == "PUT" and not environ.get("CONTENT_TYPE"):
+        environ["CONTENT_TYPE"] = "application/octet-stream"
+        environ[DEFAULTED_BODY_TYPE] = True
 
 
 def parse_content_range(header: str) -> tuple[int, int]:
     """``(start, end)`` (end exclusive) of a ``Content-Range: bytes a-b/total`` header."""
     match = _CONTENT_RANGE_RE.match(header.strip())
     if not match:
-        raise ValueError(f"malformed Content-Range header: {header!r}")
+        raise InvalidInputError(f"malformed Content-Range header: {header[:80]!r}")
     start, last, total = int(match.group(1)), int(match.group(2)), match.group(3)
     if last < start:
-        raise ValueError(f"Content-Range {header!r} ends before it starts")
+        raise InvalidInputError(f"Content-Range {header!r} ends before it starts")
     if total != "*" and int(total) != last + 1:
-        raise ValueError(f"Content-Range {header!r}: an append must end at the total size")
+        raise InvalidInputError(
+            f"Content-Range {header!r}: an append must end at the total size"
+        )
     return start, last + 1
 
 

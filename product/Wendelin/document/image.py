@@ -6,12 +6,14 @@ import io
 
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
+from zExceptions import NotFound
 from ZODB.blob import Blob
 from ZPublisher import zpublish
 
 from ..errors import WendelinError
 from ..permissions import ModifyPortalContent, View
 from .base import WendelinDocument
+from .http import check_content_type, serve_inert
 
 FORMAT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 
@@ -43,6 +45,7 @@ class Image(WendelinDocument):
     portal_type = "Image"
     security = ClassSecurityInfo()
     property_types = {**WendelinDocument.property_types, "content_type": str}
+    property_checks = {**WendelinDocument.property_checks, "content_type": check_content_type}
     content_type = "image/png"
     width = 0
     height = 0
@@ -88,16 +91,19 @@ class Image(WendelinDocument):
 
     @security.protected(View)
     def index_html(self, REQUEST, RESPONSE):
-        """The picture with its content type (404 while it has no bytes)."""
+        """The picture with its content type, inert (404 while it has no bytes)."""
         if self._data is None:
-            RESPONSE.setStatus(404)
-            RESPONSE.setHeader("Content-Type", "text/plain; charset=utf-8")
-            return f"Image {self.getId()!r} has no picture yet"
-        RESPONSE.setHeader("Content-Type", self.content_type)
+            raise NotFound(f"Image {self.getId()!r} has no picture yet")
+        serve_inert(RESPONSE, self.content_type, self.getReference() or self.getId())
         RESPONSE.setHeader("Content-Length", str(self._size))
         if REQUEST.get("REQUEST_METHOD") == "HEAD":
             return b""
         return self.getData()
+
+    @security.protected(View)
+    def HEAD(self, REQUEST, RESPONSE):
+        """The picture's size and type, without the bytes."""
+        return self.index_html(REQUEST, RESPONSE)
 
 
 InitializeClass(Image)

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import numpy as np
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
-from zExceptions import BadRequest
 from ZPublisher import zpublish
 
 from ..bigdata import BigFileReader, ZBigFile
@@ -16,14 +15,18 @@ from ..bigdata.bigfile import read_segments
 from ..bigdata.budget import check_copy
 from ..bigdata.errors import BigFileError
 from ..bigdata.mapping import map_range
+from ..errors import InvalidInputError, RangeNotSatisfiableError
 from ..permissions import ModifyPortalContent, View
 from .base import WendelinDocument
 from .http import (
+    DEFAULTED_BODY_TYPE,
     ChunkIterator,
     RangeNotSatisfiable,
+    check_content_type,
     copy_request_body,
     parse_content_range,
     parse_range,
+    serve_inert,
 )
 
 #: Block size of streams: an append after a commit copies at most one block (it is what
@@ -38,6 +41,7 @@ class DataStream(WendelinDocument):
     portal_type = "Data Stream"
     security = ClassSecurityInfo()
     property_types = {**WendelinDocument.property_types, "content_type": str}
+    property_checks = {**WendelinDocument.property_checks, "content_type": check_content_type}
     content_type = "application/octet-stream"
     _file: ZBigFile | None = None
 
@@ -125,16 +129,15 @@ class DataStream(WendelinDocument):
     # -- HTTP ------------------------------------------------------------------------------
     @security.protected(View)
     def index_html(self, REQUEST, RESPONSE):
-        """GET streams the bytes (``Range`` answers 206); HEAD gives the size."""
+        """GET streams the bytes, inert (``Range`` answers 206); HEAD gives the size."""
         size = self.getSize()
         RESPONSE.setHeader("Accept-Ranges", "bytes")
-        RESPONSE.setHeader("Content-Type", self.content_type or "application/octet-stream")
+        serve_inert(RESPONSE, self.content_type, self.getReference() or self.getId())
         try:
             selected = parse_range(REQUEST.get_header("Range"), size)
-        except RangeNotSatisfiable:
-            RESPONSE.setStatus(416)
-            RESPONSE.setHeader("Content-Range", f"bytes */{size}")
-            return b""
+        except RangeNotSatisfiable as error:
+            RESPONSE.setHeader("Content-Range", f"bytes */{error.size}")
+            raise
         start, end = selected or (0, size)
         if selected:
             RESPONSE.setStatus(206)
@@ -151,33 +154,36 @@ class DataStream(WendelinDocument):
 
     @security.protected(ModifyPortalContent)
     def PUT(self, REQUEST, RESPONSE):
-        """Replace the content, or append with ``Content-Range: bytes a-b/*`` (a = size)."""
+        """Replace the content, or append with ``Content-Range: bytes a-b/*`` (a = size).
+
+        A replacing PUT's ``Content-Type`` becomes the stream's (validated); without one
+        (``curl -T``) the stream keeps its type.
+        """
         content_range = REQUEST.get_header("Content-Range")
         bigfile = self._getFile(create=True)
         if content_range:
-            try:
-                start, end = parse_content_range(content_range)
-                announced = REQUEST.get_header("Content-Length")
-                if announced is not None and announced.strip() != str(end - start):
-                    raise ValueError(
-                        f"Content-Range {content_range!r} announces {end - start} bytes, "
-                        f"Content-Length is {announced}"
-                    )
-            except ValueError as exc:
-                RESPONSE.setStatus(400)
-                return str(exc)
+            start, end = parse_content_range(content_range)
+            announced = REQUEST.get_header("Content-Length")
+            if announced is not None and announced.strip() != str(end - start):
+                raise InvalidInputError(
+                    f"Content-Range {content_range!r} announces {end - start} bytes, "
+                    f"Content-Length is {announced[:40]}"
+                )
             if start != bigfile.size:
-                RESPONSE.setStatus(416)
-                RESPONSE.setHeader("Range", f"bytes=0-{bigfile.size - 1}")
-                return f"append must start at {bigfile.size}, not {start}"
+                raise RangeNotSatisfiableError(
+                    f"append must start at {bigfile.size}, not {start}"
+                )
             written = copy_request_body(REQUEST, bigfile.append)
             if written != end - start:
                 # Raising aborts the transaction: the bytes already appended go away.
-                raise BadRequest(
+                raise InvalidInputError(
                     f"Content-Range {content_range!r} announces {end - start} bytes, "
                     f"the body has {written}"
                 )
         else:
+            body_type = REQUEST.get_header("Content-Type")
+            if body_type and not REQUEST.environ.get(DEFAULTED_BODY_TYPE):
+                self.content_type = check_content_type(body_type)
             bigfile.truncate(0)
             copy_request_body(REQUEST, bigfile.append)
         self.reindexData()

@@ -8,6 +8,7 @@ BTree insert, one is retried, and no id is ever given twice.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from AccessControl import Unauthorized
@@ -22,8 +23,29 @@ from zope.component import getUtility
 from zope.component.interfaces import IFactory
 from ZPublisher import zpublish
 
-from ..errors import PortalTypeError, WendelinError
+from ..errors import InvalidInputError, PortalTypeError, StateConflictError
+from ..inputs import load_json
 from ..permissions import AddPortalContent, View
+
+#: Ids chosen by users: ASCII letters, digits and ``_.~-``, starting with a letter or
+#: digit, so an id is the same string in a URL, a path and the catalog (no spaces,
+#: ``#``, ``?``, ``/`` or non-ASCII characters that would need quoting).
+ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.~-]{0,99}")
+MAX_JSON_BODY = 1 << 20
+
+
+def check_id(id: Any) -> str:
+    """``id`` as a string if it is a valid document id, else InvalidInputError saying why."""
+    if isinstance(id, bool) or not isinstance(id, (str, int)):
+        raise InvalidInputError(f"id must be a string, got {type(id).__name__}")
+    id = str(id)
+    if not ID_RE.fullmatch(id):
+        raise InvalidInputError(
+            f"id {id[:60]!r} is not allowed: use 1 to 100 ASCII letters, digits, '_', '.', "
+            "'~' or '-', starting with a letter or digit (no spaces, '#', '?', '/' or "
+            "accented characters)"
+        )
+    return id
 
 
 class ContentContainerMixin:
@@ -72,8 +94,13 @@ class ContentContainerMixin:
         if id is None:
             id = self._nextId()
         else:
-            id = str(id)
-            self._checkId(id)
+            id = check_id(id)
+            if self._getOb(id, None) is not None:
+                raise StateConflictError(f"{self.getId()!r} already holds a document {id!r}")
+            try:
+                self._checkId(id)
+            except BadRequest as error:
+                raise InvalidInputError(f"id {id!r} is not allowed: {error}") from None
         document = factory(id)
         document._setPortalTypeName(portal_type)
         document._setProperties(properties)
@@ -89,17 +116,18 @@ class ContentContainerMixin:
         cross-site without a CORS preflight, which protects this endpoint from CSRF.
         """
         if not REQUEST.get_header("Content-Type", "").startswith("application/json"):
-            raise BadRequest("newContentFromJSON needs a POST with Content-Type: application/json")
-        try:
-            properties = json.loads(REQUEST.get("BODY") or b"{}")
-        except ValueError as exc:
-            raise BadRequest(f"body is not JSON: {exc}") from exc
+            raise InvalidInputError(
+                "newContentFromJSON needs a POST with Content-Type: application/json"
+            )
+        properties = load_json(REQUEST.get("BODY") or b"{}", "body", max_bytes=MAX_JSON_BODY)
         if not isinstance(properties, dict):
-            raise BadRequest(f"body must be a JSON object, got {type(properties).__name__}")
+            raise InvalidInputError(
+                f"body must be a JSON object, got {type(properties).__name__}"
+            )
         try:
             document = self.newContent(**properties)
-        except (WendelinError, TypeError) as exc:
-            raise BadRequest(str(exc)) from exc
+        except TypeError as exc:
+            raise InvalidInputError(str(exc)) from None
         response = REQUEST.RESPONSE
         response.setStatus(201)
         response.setHeader("Content-Type", "application/json")
