@@ -276,3 +276,21 @@ def test_default_body_type_keeps_a_typeless_put_body_raw() -> None:
                                            "CONTENT_LENGTH": "3"}, HTTPResponse())
     default_body_type(post)
     assert "CONTENT_TYPE" not in post.environ
+
+
+def test_raw_bytes_leave_only_through_the_inert_answer(server, admin) -> None:
+    """getData & co. are for code, not URLs: Zope would serve their bytes without the
+    inert headers (and sniff ``<html`` bodies as HTML)."""
+    url = _create(server, admin, "data_stream_module", content_type="text/html").json()["url"]
+    admin.put(url, data=PAYLOAD)
+    for name in ("getData", "readChunkList", "iterate", "open", "getArrayView"):
+        answer = admin.get(f"{url}/{name}")
+        assert answer.status_code == 404 and PAYLOAD not in answer.content, name
+    _run(server, "context.data_array_module.newContent(id='inert-raw').initArray((3,), 'u1')\n"
+         "import io\nfrom PIL import Image as P\nout = io.BytesIO()\n"
+         "P.new('RGB', (2, 2)).save(out, 'PNG')\n"
+         "context.image_module.newContent(id='inert-raw').setData(out.getvalue())\n")
+    for name in ("getArray", "getArraySlice?start:int=0&end:int=2"):
+        answer = admin.get(f"{server.url}/data_array_module/inert-raw/{name}")
+        assert answer.status_code == 404, name
+    assert admin.get(f"{server.url}/image_module/inert-raw/getData").status_code == 404

@@ -79,11 +79,13 @@ class DataArray(WendelinDocument):
         return array.shape
 
     @security.protected(View)
+    @zpublish(False)
     def getArray(self) -> ZBigArray | None:
         """The ZBigArray, or None before ``initArray``."""
         return self._array
 
     @security.protected(View)
+    @zpublish(False)
     def getArraySlice(self, start: int, end: int) -> np.ndarray:
         """A read-only view of rows ``[start, end)``."""
         return self._require()[start:end]

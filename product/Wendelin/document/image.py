@@ -66,6 +66,7 @@ class Image(WendelinDocument):
         self.reindexObject()
 
     @security.protected(View)
+    @zpublish(False)
     def getData(self) -> bytes:
         """The picture's bytes (b'' before ``setData``)."""
         if self._data is None:

@@ -59,6 +59,7 @@ class DataStream(WendelinDocument):
         return 0 if bigfile is None else bigfile.size
 
     @security.protected(View)
+    @zpublish(False)
     def getData(self) -> bytes:
         """The whole content; above the memory budget a clear error (use iterate/open)."""
         size = self.getSize()
@@ -90,6 +91,7 @@ class DataStream(WendelinDocument):
         self.reindexData()
 
     @security.protected(View)
+    @zpublish(False)
     def iterate(
         self, start: int = 0, end: int | None = None, chunk_size: int | None = None
     ) -> Iterator[bytes]:
@@ -100,6 +102,7 @@ class DataStream(WendelinDocument):
         return bigfile.iterate(start, end, chunk_size)
 
     @security.protected(View)
+    @zpublish(False)
     def readChunkList(self, start: int = 0, end: int | None = None) -> list[bytes]:
         """The chunks of ``[start, end)`` as a list (ERP5's ``readChunkList``)."""
         end = self.getSize() if end is None else end
@@ -107,11 +110,13 @@ class DataStream(WendelinDocument):
         return list(self.iterate(start, end))
 
     @security.protected(View)
+    @zpublish(False)
     def open(self) -> BigFileReader:
         """A seekable read-only binary file over the stream, read on demand."""
         return BigFileReader(self._file if self._file is not None else ZBigFile())
 
     @security.protected(View)
+    @zpublish(False)
     def getArrayView(self, dtype="uint8", offset: int = 0) -> np.ndarray:
         """A lazily mapped read-only ndarray over the stream's bytes from ``offset``."""
         dtype = check_dtype(dtype)
