@@ -347,6 +347,10 @@ class Erp5ContentsManager(AsyncContentsManager):
                 content = json.loads(content)
             except (TypeError, ValueError) as exc:
                 raise fail(400, f"{path!r} is not notebook JSON: {exc}") from None
+        if not isinstance(content, dict) or not isinstance(content.get("metadata", {}), dict):
+            raise fail(400, f"{path!r} is not a notebook: its content or metadata is no object")
+        if not isinstance(content.get("metadata", {}).get("erp5", {}), dict):
+            raise fail(400, f"{path!r}: metadata.erp5 must be an object (the portal's own)")
         nb = nbformat.from_dict(content)
         nb.metadata["kernelspec"] = dict(KERNELSPEC)
         nb.metadata.setdefault("language_info", {"name": "python"})

@@ -341,3 +341,13 @@ def test_a_50_mib_notebook_with_images_round_trips_through_jupyter(site, api):
     assert stored.status_code == 200
     images = [c["outputs"][0]["data"]["image/png"] for c in stored.json()["ipynb"]["cells"]]
     assert images == [c.outputs[0].data["image/png"] for c in nb.cells]
+
+
+def test_metadata_erp5_not_an_object_is_a_clear_400(api):
+    """Jupyter answers 400 naming metadata.erp5 (it was a 500 from the contents manager)."""
+    nb = nbformat.v4.new_notebook(metadata={"erp5": "a string"})
+    response = api.put("contents-bad-meta.ipynb",
+                       json={"type": "notebook", "format": "json", "content": nb})
+    assert response.status_code == 400, response.text
+    assert "metadata.erp5" in response.json()["message"]
+    assert api.get("contents-bad-meta.ipynb").status_code == 404

@@ -17,13 +17,28 @@ class NotebookFormatError(WendelinError, ValueError):
     """Content that is not a valid nbformat-4 notebook."""
 
 
+def check_ipynb(content: Any) -> None:
+    """NotebookFormatError (400) for content ``normalise`` could not store as it is."""
+    if not isinstance(content, dict):
+        raise NotebookFormatError(f"a notebook is a JSON object, not {type(content).__name__}")
+    metadata = content.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise NotebookFormatError(
+            f"invalid notebook: 'metadata' is an object, not {type(metadata).__name__}"
+        )
+    erp5 = metadata.get("erp5", {})
+    if not isinstance(erp5, dict):
+        raise NotebookFormatError(
+            f"invalid notebook: 'metadata.erp5' is an object, not {type(erp5).__name__}"
+        )
+
+
 def normalise(content: Any, reference: str) -> dict[str, Any]:
     """Validate nbformat-4 content; return a copy with the ERP5 kernelspec and reference.
 
     Multi-line sources and outputs stored as lists of lines are joined into strings.
     """
-    if not isinstance(content, dict):
-        raise NotebookFormatError(f"a notebook is a JSON object, not {type(content).__name__}")
+    check_ipynb(content)
     if content.get("nbformat") != 4:
         raise NotebookFormatError(
             f"only nbformat 4 notebooks are stored, got nbformat={content.get('nbformat')!r}"

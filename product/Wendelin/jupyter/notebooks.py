@@ -11,7 +11,6 @@ form parsing, so Zope's ``form-memory-limit`` (1 MB) does not apply; its own quo
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -20,7 +19,13 @@ from AccessControl.SecurityManagement import getSecurityManager
 from zExceptions import BadRequest, NotFound
 
 from ..document.http import copy_request_body
-from ..errors import QuotaExceededError, WendelinError
+from ..errors import (
+    InvalidInputError,
+    QuotaExceededError,
+    StateConflictError,
+    UnsupportedMediaTypeError,
+)
+from ..inputs import load_json
 from ..permissions import DeleteObjects, ModifyPortalContent
 from .endpoint import (
     NOTEBOOK_TYPE,
@@ -30,14 +35,16 @@ from .endpoint import (
     require_post,
     require_script_or_token,
 )
-from .ipynb import NotebookFormatError
+from .ipynb import check_ipynb
 
 #: Largest notebook body saved (``WENDELIN_MAX_NOTEBOOK_BYTES``); notebooks with images grow.
 DEFAULT_MAX_NOTEBOOK_BYTES = 256 * 1024 * 1024
+#: Nesting allowed in a saved notebook's JSON (nbformat itself needs about 8 levels).
+NOTEBOOK_JSON_DEPTH = 100
 
 
-class ReferenceTakenError(WendelinError, ValueError):
-    """Another notebook already has this reference."""
+class ReferenceTakenError(StateConflictError):
+    """Another notebook already has this reference (409)."""
 
 
 def max_notebook_bytes(environ: dict[str, str] | None = None) -> int:
@@ -132,35 +139,41 @@ def get_notebook(module: Any, reference: str | None = None) -> str:
 
 
 def save_notebook(module: Any) -> str:
-    """Create or update a notebook from a JSON body ``{reference, title?, ipynb}``."""
+    """Create or update a notebook from a JSON body ``{reference, title?, ipynb}``.
+
+    A malformed body (not JSON, nested too deep, a lone surrogate, a wrong structure)
+    raises InvalidInputError (400) before anything is created.
+    """
     request = module.REQUEST
-    if request.get("REQUEST_METHOD") != "POST" or not request.get_header(
-        "Content-Type", ""
-    ).startswith("application/json"):
-        raise BadRequest("save a notebook with a POST of Content-Type: application/json")
-    raw = read_body(request, max_notebook_bytes())
-    try:
-        body = json.loads(raw or b"")
-    except ValueError as error:
-        raise BadRequest(f"body is not JSON: {error}") from None
-    if not isinstance(body, dict) or "ipynb" not in body:
-        raise BadRequest("body must be a JSON object with 'reference' and 'ipynb'")
+    require_post(request, "DataNotebookModule_saveNotebook")
+    if not request.get_header("Content-Type", "").startswith("application/json"):
+        raise UnsupportedMediaTypeError(
+            "save a notebook with a POST of Content-Type: application/json"
+        )
+    require_script_or_token(module, request)
+    body = load_json(
+        read_body(request, max_notebook_bytes()), "the notebook body", NOTEBOOK_JSON_DEPTH
+    )
+    if not isinstance(body, dict) or not isinstance(body.get("ipynb"), dict):
+        raise InvalidInputError(
+            "the body must be a JSON object with 'reference' and 'ipynb' (an object)"
+        )
     reference = _check_reference(body.get("reference"))
     title = body.get("title")
+    if title is not None and not isinstance(title, str):
+        raise InvalidInputError(f"a notebook title is text, not {type(title).__name__}")
+    check_ipynb(body["ipynb"])
     notebook = find_notebook(module, reference)
     created = notebook is None
-    try:
-        if created:
-            notebook = module.newContent(
-                portal_type=NOTEBOOK_TYPE, reference=reference, title=title or reference
-            )
-        else:
-            _check_permission(ModifyPortalContent, notebook)
-            if title is not None and title != notebook.getTitle():
-                notebook.edit(title=title)
-        notebook.setIpynb(body["ipynb"])
-    except (NotebookFormatError, WendelinError) as error:
-        raise BadRequest(str(error)) from None
+    if created:
+        notebook = module.newContent(
+            portal_type=NOTEBOOK_TYPE, reference=reference, title=title or reference
+        )
+    else:
+        _check_permission(ModifyPortalContent, notebook)
+        if title is not None and title != notebook.getTitle():
+            notebook.edit(title=title)
+    notebook.setIpynb(body["ipynb"])
     return json_answer(request, notebook_info(notebook), 201 if created else 200)
 
 
@@ -189,9 +202,7 @@ def rename_notebook(
     notebook = _require(find_notebook(module, reference), reference)
     _check_permission(ModifyPortalContent, notebook)
     if new_reference != reference and reference_exists(module, new_reference):
-        request.RESPONSE.setStatus(409)
-        request.RESPONSE.setHeader("Content-Type", "text/plain; charset=utf-8")
-        return f"The notebook reference {new_reference!r} is already taken"
+        raise ReferenceTakenError(f"The notebook reference {new_reference!r} is already taken")
     notebook.edit(reference=new_reference)
     if notebook.hasIpynb():
         notebook.setIpynb(notebook.getIpynb())
