@@ -1,28 +1,40 @@
-"""ZBigArray: an n-dimensional numpy array stored in a ZBigFile, read through mapped views.
+"""ZBigArray: an n-dimensional numpy array stored in a ZBigFile, seen through live views.
 
-``A[key]`` with a basic index returns a read-only ``numpy.ndarray`` over the mapped
-blob files of just the blocks the key touches along the major axis (axis 0 for C
-order, the last axis for Fortran order), so nothing is read until numpy touches it.
-Writes go block-row chunk by chunk within the memory budget.
+``A[key]`` with a basic index returns a **writable** ``numpy.ndarray`` over one shared
+mapping of the array's blob files (see :mod:`.live`), so nothing is read until numpy
+touches it and every view of the array sees the same memory:
 
-Views are snapshots: blocks committed before the view was made are mapped from
-their immutable blob files and never change under it. Blocks this transaction has
-already modified are mapped from their uncommitted files, so later writes to those
-same blocks in the same transaction may show through; take a new view after writing.
+- writes through any view belong to the current transaction: a commit stores exactly
+  the blocks that were written (the others keep their blob files), an abort brings
+  every view back to the committed data, ``transaction.savepoint()`` writes the dirty
+  blocks out and frees their memory, and rolling a savepoint back reverts the views;
+- ``A[k] = v`` shows in every existing view at once;
+- after another connection commits, views held here show its data from this
+  connection's next transaction boundary (commit, abort or ``transaction.begin()``).
+
+Views need a ZODB connection (the array attached and committed or added to one) and a
+block size that is a multiple of the page size; otherwise they are read-only copies of
+the stored bytes. Restricted Python (skin scripts) always gets read-only views.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from persistent import Persistent
 
+from . import live
 from .bigfile import DEFAULT_BLKSIZE, ZBigFile
 from .budget import check_copy, get_memory_budget
-from .errors import BigArrayError
-from .mapping import map_range
+from .errors import BigArrayError, BigArrayTypeError
+from .mapping import can_map, map_range
+
+#: Set by the Zope layer (``security.declare_restricted_access``): True when the code
+#: asking for a view is restricted Python, which only ever gets read-only views.
+restricted_caller: Callable[[], bool] | None = None
 
 
 def _check_shape(shape: Any) -> tuple[int, ...]:
@@ -46,9 +58,9 @@ def check_dtype(dtype: Any) -> np.dtype:
     try:
         dtype = np.dtype(dtype)
     except TypeError:
-        raise BigArrayError(f"not a numpy dtype: {dtype!r}") from None
+        raise BigArrayTypeError(f"not a numpy dtype: {dtype!r}") from None
     if dtype.hasobject:
-        raise BigArrayError(
+        raise BigArrayTypeError(
             f"dtype {dtype} holds Python objects; only fixed-size dtypes are stored"
         )
     if dtype.itemsize == 0:
@@ -67,6 +79,21 @@ def _bounds(rows: range) -> tuple[int, int]:
     if len(rows) == 0:
         return 0, 0
     return min(rows[0], rows[-1]), max(rows[0], rows[-1]) + 1
+
+
+def _same_memory(a: np.ndarray, b: Any) -> bool:
+    """True when ``a`` and ``b`` are the same items at the same addresses."""
+    return (
+        isinstance(b, np.ndarray) and a.shape == b.shape and a.strides == b.strides
+        and a.dtype == b.dtype
+        and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    )
+
+
+def _overlaps(value: np.ndarray, region: live.Region) -> bool:
+    """True when ``value``'s memory lies (partly) in the region."""
+    low, high = np.lib.array_utils.byte_bounds(value)
+    return low < region.address + region.length and high > region.address
 
 
 def _take_range(value: np.ndarray, axis: int, begin: int, end: int) -> np.ndarray:
@@ -92,11 +119,23 @@ class BlockIterator:
         if start >= self._n:
             raise StopIteration
         stop = self._start = min(start + self._step, self._n)
-        return start, stop, self._array._view(start, stop)
+        return start, stop, _readonly(self._array._view(start, stop))
+
+
+def _readonly(result: Any) -> Any:
+    """``result`` as a read-only view when restricted Python asked for it."""
+    if isinstance(result, np.ndarray) and result.flags.writeable and restricted_caller is not None:
+        if restricted_caller():
+            result = result.view()
+            result.flags.writeable = False
+    return result
 
 
 class ZBigArray(Persistent):
     """A persistent array whose data lives in a :class:`ZBigFile`."""
+
+    #: Pickles written before arrays had an order load as C-ordered arrays.
+    _order = "C"
 
     def __init__(
         self, shape: Any, dtype: Any, order: str = "C", blksize: int = DEFAULT_BLKSIZE
@@ -120,7 +159,23 @@ class ZBigArray(Persistent):
     blksize = property(lambda self: self._file.blksize)
 
     def __len__(self) -> int:
-        return self._shape[0]
+        """Length of the major axis (the first for C order, the last for Fortran order)."""
+        return self._shape[self._major]
+
+    @property
+    def strides(self) -> tuple[int, ...]:
+        """Bytes between items along each axis, as for a contiguous ndarray of this order."""
+        strides, step = [0] * self.ndim, self.itemsize
+        axes = range(self.ndim - 1, -1, -1) if self._order == "C" else range(self.ndim)
+        for axis in axes:
+            strides[axis] = step
+            step *= self._shape[axis]
+        return tuple(strides)
+
+    @property
+    def data(self):
+        """Refused, as in wendelin.core: the whole array is no single buffer in RAM."""
+        raise TypeError("ZBigArray has no .data buffer; take a view: A[...]")
 
     @property
     def _major(self) -> int:
@@ -137,13 +192,35 @@ class ZBigArray(Persistent):
         shape[self._major] = nrows
         return tuple(shape)
 
+    def _region(self, create: bool = True) -> live.Region | None:
+        """The live mapping shared by this array's views (None where views are copies)."""
+        jar = self._p_jar
+        if jar is None or not can_map(self._file.blksize) or not live.available():
+            return None
+        if self._file._p_jar is None:
+            jar.add(self._file)
+        state = live.live_state(jar)
+        if not create:
+            region = state.regions.get(self._file._p_oid)
+            return region if region is not None and region.length >= self.nbytes else None
+        return state.region(self._file, self.nbytes)
+
     def _view(self, row0: int, row1: int) -> np.ndarray:
-        """Read-only mapped ndarray of major-axis indices ``[row0, row1)``."""
+        """Mapped ndarray of major-axis indices ``[row0, row1)``: live and writable when
+        the array is in a connection, else a read-only snapshot."""
         nbytes = (row1 - row0) * self._rowbytes
-        buffer = map_range(self._file, row0 * self._rowbytes, nbytes)
-        # frombuffer keeps the read-only flag for good: numpy refuses to make it writable.
+        shape = self._rows_shape(row1 - row0)
+        region = self._region()
+        if nbytes == 0:
+            empty = np.zeros(shape, dtype=self._dtype, order=self._order)
+            empty.flags.writeable = region is not None
+            return empty
+        if region is None:
+            buffer = map_range(self._file, row0 * self._rowbytes, nbytes)
+        else:
+            buffer = region.buffer(row0 * self._rowbytes, nbytes)
         flat = np.frombuffer(buffer, dtype=self._dtype)
-        return flat.reshape(self._rows_shape(row1 - row0), order=self._order)
+        return flat.reshape(shape, order=self._order)
 
     # -- keys -----------------------------------------------------------------------------
     def _expand(self, key: Any) -> tuple[list[Any], int] | None:
@@ -198,6 +275,11 @@ class ZBigArray(Persistent):
                 math.prod(result_shape) * self.itemsize, "advanced indexing", "use slices instead"
             )
             return self._view(0, n)[key]
+        return _readonly(self._basic(split))
+
+    def _basic(self, split: tuple[list[Any], int]) -> Any:
+        """The view a basic (expanded) key selects."""
+        n = self._shape[self._major]
         expanded, pos = split
         component = expanded[pos]
         rows = self._selected_rows(component)
@@ -232,6 +314,18 @@ class ZBigArray(Persistent):
             return
         expanded, pos = split
         target_shape = self._dummy()[tuple(expanded)].shape  # validates the key
+        region = self._region(create=False)
+        if region is not None and isinstance(value, np.ndarray) and value.size:
+            if live.owner_of(value) is not None and _same_memory(value, self._basic(
+                    (list(expanded), pos))):
+                # ``A[i:j] *= 2``: the view was changed in place, only write it out.
+                first, last = self._block_span(self._selected_rows(expanded[pos]))
+                region.flush(first, last)
+                return
+            if _overlaps(value, region):
+                check_copy(value.nbytes, "an assignment from an overlapping view",
+                           "assign from a copy of a smaller part")
+                value = np.array(value)
         value = original = np.asarray(value)
         if value.dtype.hasobject:
             value = self._cast(value)
@@ -257,6 +351,11 @@ class ZBigArray(Persistent):
             and all(isinstance(k, slice) and k == slice(None) for i, k in enumerate(expanded)
                     if i != pos)
         )
+        if region is not None:
+            # Dirty pages of the blocks written must reach the file first (the write
+            # keeps their other bytes); afterwards every view maps the new blobs.
+            first, last = self._block_span(rows)
+            region.flush(first, last)
         try:
             self._assign(expanded, pos, rows, value, original, key, result_axis, whole_rows)
         except (TypeError, ValueError) as exc:
@@ -266,6 +365,15 @@ class ZBigArray(Persistent):
                 f"cannot store a value of shape {original.shape} and dtype {original.dtype} "
                 f"at {key!r} of {self!r}: {exc}"
             ) from None
+        finally:
+            if region is not None:
+                region.sync(first, last)
+
+    def _block_span(self, rows: range) -> tuple[int, int]:
+        """First and last storage block holding the major-axis indices ``rows``."""
+        lo, hi = _bounds(rows)
+        blksize = self._file.blksize
+        return lo * self._rowbytes // blksize, max(lo, hi * self._rowbytes - 1) // blksize
 
     def _assign(
         self, expanded: list[Any], pos: int, rows: range, value: np.ndarray,
@@ -310,10 +418,16 @@ class ZBigArray(Persistent):
         check_copy(self.nbytes, "assignment with advanced indexing", "assign through slices")
         whole = np.array(self._view(0, self._shape[self._major]), order=self._order)
         whole[key] = value
+        region = self._region(create=False)
         self._file.write(0, whole)
+        if region is not None:
+            region.sync()
 
-    def resize(self, new_shape: Any) -> None:
-        """Change the length of the major axis (other dimensions are fixed)."""
+    def resize(self, new_shape: Any, refcheck: bool = True) -> None:
+        """Change the length of the major axis (other dimensions are fixed).
+
+        ``refcheck`` is accepted for numpy's signature: views stay valid whatever the
+        size (a view never shows past the length it was taken with)."""
         new_shape = _check_shape(new_shape)
         if len(new_shape) != self.ndim or any(
             a != b for i, (a, b) in enumerate(zip(new_shape, self._shape, strict=True))
@@ -323,8 +437,13 @@ class ZBigArray(Persistent):
                 f"resize {self._shape} -> {new_shape}: only axis {self._major} "
                 f"(the major axis of a {self._order}-ordered array) may change"
             )
+        region = self._region(create=False)
+        if region is not None:
+            region.flush()  # the kept part of a shortened block comes from the file
         self._file.truncate(math.prod(new_shape) * self.itemsize)
         self._shape = new_shape
+        if region is not None:
+            region.sync()
 
     def _cast(self, value: np.ndarray) -> np.ndarray:
         """``value`` as this array's dtype; a failing conversion names both dtypes."""

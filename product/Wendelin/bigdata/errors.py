@@ -13,5 +13,9 @@ class BigArrayError(BigDataError, ValueError):
     """A bad shape, dtype, key or value given to a big array."""
 
 
+class BigArrayTypeError(BigArrayError, TypeError):
+    """A dtype a big array cannot hold (Python objects), or that is no dtype at all."""
+
+
 class OutOfCoreError(BigDataError, MemoryError):
     """An operation would copy more into RAM than the memory budget allows."""

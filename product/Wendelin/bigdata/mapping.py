@@ -16,7 +16,7 @@ import os
 import sys
 
 from .budget import check_copy
-from .errors import BigDataError
+from .errors import BigDataError, OutOfCoreError
 
 PAGESIZE = mmap.PAGESIZE
 PROT_READ = 0x1
@@ -59,7 +59,7 @@ class _Region:
         )
         if address in (None, MAP_FAILED):
             errno = ctypes.get_errno()
-            raise BigDataError(
+            raise OutOfCoreError(
                 f"cannot reserve {length} bytes of address space: {os.strerror(errno)}"
             )
         self.address = address

@@ -1,0 +1,425 @@
+"""Live views: writable mappings of a ZBigFile that take part in ZODB transactions.
+
+Each ZBigFile seen through views in a connection gets one :class:`Region`: an address
+range reserved for the whole file (with room to grow) where every stored block's blob
+file is mapped ``MAP_PRIVATE``. All views of the array are ndarrays over that one range,
+so they share memory: a write through one view shows in every other view at once.
+
+A page written through a view turns anonymous (copy on write); ``/proc/self/pagemap``
+tells, without privileges, which pages are still file-backed. So:
+
+- *flush* (``transaction.savepoint()``, commit, ``A[k] = v``): the blocks holding
+  anonymous pages are written to the ZBigFile (new blob files, copy on write; blocks not
+  touched keep theirs) and mapped again from those files, which frees their memory;
+- *sync* (abort, savepoint rollback, every transaction boundary): the blocks that are
+  dirty, or whose stored blob changed (this connection's abort, another connection's
+  commit, ``A[k] = v``), are mapped again from the current files.
+
+The hooks live on the connection (its class is swapped once for a subclass that adds
+them, so they run in ZODB's own order): ``beforeCompletion`` flushes before a commit,
+``savepoint`` flushes before ZODB snapshots the connection, ``abort``,
+``afterCompletion`` and ``newTransaction`` sync after ZODB applied the abort or the
+invalidations. A small data manager joins each transaction in which views are taken, so
+that a savepoint flushes even if nothing else in the connection changed.
+
+Limits (Linux only; elsewhere views are read-only copies): a page whose anonymous copy
+is shared with a forked child looks clean to pagemap, so do not ``fork`` with
+uncommitted writes in views; a view held across transactions and written in a later one
+is flushed at that transaction's commit (or abort) and at savepoints once the connection
+takes part in the transaction.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import weakref
+from typing import Any
+
+import numpy as np
+import transaction as transaction_package
+from ZODB.blob import Blob
+
+from .errors import BigDataError, OutOfCoreError
+from .mapping import MAP_FAILED, MAP_FIXED, MAP_NORESERVE, MAP_PRIVATE, PAGESIZE, _libc
+
+PROT_READ_WRITE = 0x1 | 0x2
+MAP_ANONYMOUS = 0x20
+MADV_NOHUGEPAGE = 15  # a huge page would make a one-byte write dirty 2 MiB
+
+_PM_PRESENT = np.uint64(1 << 63)
+_PM_SWAPPED = np.uint64(1 << 62)
+_PM_FILE = np.uint64(1 << 61)
+_PM_EXCLUSIVE = np.uint64(1 << 56)
+
+if _libc is not None:
+    _libc.madvise.restype = ctypes.c_int
+    _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+
+_ABORT_CODE = transaction_package._transaction.Transaction.abort.__code__
+
+
+def _mmap(address: int | None, length: int, flags: int, fd: int = -1, offset: int = 0) -> int:
+    result = _libc.mmap(address, length, PROT_READ_WRITE, flags, fd, offset)
+    if result in (None, MAP_FAILED):
+        errno = ctypes.get_errno()
+        if address is None:
+            raise OutOfCoreError(
+                f"cannot reserve {length} bytes of address space for the array's views: "
+                f"{os.strerror(errno)}"
+            )
+        raise BigDataError(f"cannot map {length} bytes: {os.strerror(errno)}")
+    return result
+
+
+def _key(entry: Any) -> tuple[int, int]:
+    """What a block's table entry stores: (blob identity, slot in its file)."""
+    blob, slot = (entry, 0) if isinstance(entry, Blob) else entry
+    oid = blob._p_oid
+    return (oid if oid is not None else id(blob), slot)
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """``[first, last]`` runs of consecutive sorted block indices."""
+    runs: list[tuple[int, int]] = []
+    for index in indices:
+        if runs and runs[-1][1] == index - 1:
+            runs[-1] = (runs[-1][0], index)
+        else:
+            runs.append((index, index))
+    return runs
+
+
+class ViewOwner:
+    """Kept alive by every view's buffer; the region knows views exist while it lives."""
+
+    def __init__(self, region: Region) -> None:
+        self.region = region
+
+
+def owner_of(array: np.ndarray) -> ViewOwner | None:
+    """The :class:`ViewOwner` behind an ndarray's memory, if it is a live view."""
+    base: Any = array
+    while base is not None:
+        owner = getattr(base, "_wendelin_owner", None)
+        if owner is not None:
+            return owner
+        base = getattr(base, "base", None) if not isinstance(base, memoryview) else base.obj
+    return None
+
+
+class Region:
+    """One address range holding every block of a ZBigFile, shared by all its views."""
+
+    def __init__(self, bigfile, capacity: int) -> None:
+        blksize = bigfile.blksize
+        self.file = bigfile
+        self.blksize = blksize
+        self.length = -(-max(capacity, blksize) // blksize) * blksize
+        self.address = _mmap(None, self.length, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
+        _libc.madvise(self.address, self.length, MADV_NOHUGEPAGE)
+        #: Block index -> key of the blob part mapped there (absent: anonymous zeros).
+        self.keys: dict[int, tuple[int, int]] = {}
+        self.exposed = 0  # blocks [0, exposed) have been mapped and handed to views
+        self._owner: weakref.ref[ViewOwner] | None = None
+
+    def __del__(self) -> None:
+        if getattr(self, "address", None):
+            _libc.munmap(self.address, self.length)
+            self.address = None
+
+    # -- views --------------------------------------------------------------------------
+    def has_views(self) -> bool:
+        return self._owner is not None and self._owner() is not None
+
+    def buffer(self, start: int, nbytes: int) -> memoryview:
+        """A writable byte view of ``[start, start + nbytes)`` (mapping blocks as needed)."""
+        end_block = -(-(start + nbytes) // self.blksize)
+        if end_block > self.exposed:
+            first = self.exposed
+            self.exposed = end_block
+            self._map(first, end_block - 1)
+        owner = self._owner() if self._owner is not None else None
+        if owner is None:
+            owner = ViewOwner(self)
+            self._owner = weakref.ref(owner)
+        raw = (ctypes.c_char * nbytes).from_address(self.address + start)
+        raw._wendelin_owner = owner
+        return memoryview(raw).cast("B")
+
+    # -- mapping ------------------------------------------------------------------------
+    def _map(self, first: int, last: int) -> None:
+        """Map blocks ``[first, last]`` afresh from the file's current blobs (zeros elsewhere)."""
+        blksize = self.blksize
+        last = min(last, self.length // blksize - 1)
+        if last < first:
+            return
+        _mmap(
+            self.address + first * blksize, (last - first + 1) * blksize,
+            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+        )
+        for index in range(first, last + 1):
+            self.keys.pop(index, None)
+        for index, entry in self.file._blocks.items(first, last):
+            self.keys[index] = _key(entry)
+        run = None  # [block, path, file offset, length]
+        for index, path, offset, length in self.file.block_files(first, last):
+            if (
+                run is not None and run[1] == path and run[0] * blksize + run[3] == index * blksize
+                and run[2] + run[3] == offset and run[3] % blksize == 0
+            ):
+                run[3] += length
+                continue
+            if run is not None:
+                self._map_file(*run)
+            run = [index, path, offset, length]
+        if run is not None:
+            self._map_file(*run)
+
+    def _map_file(self, block: int, path: str, offset: int, length: int) -> None:
+        pages = -(-length // PAGESIZE) * PAGESIZE
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            _mmap(
+                self.address + block * self.blksize, pages,
+                MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, offset,
+            )
+        finally:
+            os.close(fd)
+
+    def dirty_blocks(self, first: int = 0, last: int | None = None) -> list[int]:
+        """Blocks in ``[first, last]`` with a page written since it was mapped."""
+        last = self.exposed - 1 if last is None else min(last, self.exposed - 1)
+        if last < first:
+            return []
+        pages_per_block = self.blksize // PAGESIZE
+        npages = (last - first + 1) * pages_per_block
+        entries = np.empty(npages, dtype=np.uint64)
+        with open("/proc/self/pagemap", "rb", buffering=0) as pagemap:
+            got = os.preadv(
+                pagemap.fileno(), [memoryview(entries).cast("B")],
+                (self.address // PAGESIZE + first * pages_per_block) * 8,
+            )
+        if got != npages * 8:
+            raise BigDataError("cannot read /proc/self/pagemap")
+        # Written: an anonymous page of our own (a read hole is the shared zero page,
+        # not exclusive), or one the kernel swapped out.
+        written = ((entries & (_PM_PRESENT | _PM_FILE | _PM_EXCLUSIVE)) == (
+            _PM_PRESENT | _PM_EXCLUSIVE)) | ((entries & _PM_SWAPPED) != 0)
+        per_block = written.reshape(-1, pages_per_block).any(axis=1)
+        return [first + int(i) for i in np.flatnonzero(per_block)]
+
+    # -- transactions -------------------------------------------------------------------
+    def flush(self, first: int = 0, last: int | None = None) -> int:
+        """Write the dirty blocks in ``[first, last]`` to the file and map them from it;
+        return the bytes written."""
+        size = self.file.size
+        written = 0
+        for run_first, run_last in _runs(self.dirty_blocks(first, last)):
+            start = run_first * self.blksize
+            end = min((run_last + 1) * self.blksize, size)
+            if end > start:
+                raw = (ctypes.c_char * (end - start)).from_address(self.address + start)
+                self.file.write(start, memoryview(raw).cast("B"))
+                written += end - start
+            self._map(run_first, run_last)
+        return written
+
+    def sync(self, first: int = 0, last: int | None = None) -> None:
+        """Map again the blocks in ``[first, last]`` that are dirty or whose blob changed."""
+        last = self.exposed - 1 if last is None else min(last, self.exposed - 1)
+        if last < first:
+            return
+        nblocks = -(-self.file.size // self.blksize)
+        current = {
+            index: _key(entry)
+            for index, entry in self.file._blocks.items(first, min(last, nblocks - 1))
+        } if nblocks > first else {}
+        stale = set(self.dirty_blocks(first, last))
+        for index in set(current) | {i for i in self.keys if first <= i <= last}:
+            if current.get(index) != self.keys.get(index):
+                stale.add(index)
+        for run_first, run_last in _runs(sorted(stale)):
+            self._map(run_first, run_last)
+
+
+# -- connection integration -------------------------------------------------------------
+class LiveState:
+    """The live regions of one ZODB connection, and the hooks that keep them right."""
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+        self.regions: dict[Any, Region] = {}  # file oid -> current region
+        self.retired: list[weakref.ref[Region]] = []  # outgrown regions views still use
+        self._joined: weakref.ref | None = None
+
+    def all_regions(self) -> list[Region]:
+        alive = [r for r in (ref() for ref in self.retired) if r is not None]
+        self.retired = [weakref.ref(r) for r in alive if r.has_views()]
+        return [*self.regions.values(), *alive]
+
+    def region(self, bigfile, nbytes: int) -> Region:
+        """The region of ``bigfile``, able to show its first ``nbytes``; joins the txn."""
+        region = self.regions.get(bigfile._p_oid)
+        if region is None or region.length < nbytes:
+            if region is not None:
+                region.flush()
+                if region.has_views():
+                    self.retired.append(weakref.ref(region))
+            try:  # room to grow: appends keep the same region, so old views follow
+                region = Region(bigfile, 2 * nbytes + 64 * 1024**2)
+            except OutOfCoreError:
+                region = Region(bigfile, nbytes)
+            self.regions[bigfile._p_oid] = region
+        self.join()
+        return region
+
+    def join(self) -> None:
+        try:
+            txn = self.connection.transaction_manager.get()
+        except Exception:  # an explicit manager outside a transaction
+            return
+        if self._joined is not None and self._joined() is txn:
+            return
+        txn.join(_ViewsDataManager(self))
+        self._joined = weakref.ref(txn)
+
+    def flush_all(self) -> int:
+        return sum(region.flush() for region in self.all_regions())
+
+    def sync_all(self) -> None:
+        if self.connection.opened is None:
+            return
+        for region in self.all_regions():
+            region.sync()
+        for oid, region in list(self.regions.items()):
+            if not region.has_views() and not region.dirty_blocks():
+                del self.regions[oid]  # unmapped when the last reference goes
+
+
+def _aborting(txn) -> bool:
+    """True when ``beforeCompletion`` runs for an abort (no flush needed then)."""
+    frame = sys._getframe(2)
+    for _ in range(8):
+        if frame is None:
+            return False
+        if frame.f_code is _ABORT_CODE and frame.f_locals.get("self") is txn:
+            return True
+        frame = frame.f_back
+    return False
+
+
+class _SyncingSavepoint:
+    """A savepoint whose rollback also brings the live views back to its state."""
+
+    def __init__(self, state: LiveState, inner=None) -> None:
+        self.state = state
+        self.inner = inner
+
+    def rollback(self) -> None:
+        if self.inner is not None:
+            self.inner.rollback()
+        self.state.sync_all()
+
+
+class _ViewsDataManager:
+    """Joins a transaction in which views were taken: savepoints flush them."""
+
+    transaction_manager = None
+
+    def __init__(self, state: LiveState) -> None:
+        self.state = state
+        self.transaction_manager = state.connection.transaction_manager
+
+    def abort(self, txn) -> None:
+        self.state.sync_all()
+
+    def savepoint(self):
+        if self.state.flush_all():
+            # The connection may have joined only now, after the transaction listed the
+            # savepoint's data managers: snapshot it here so a rollback undoes the flush.
+            return _SyncingSavepoint(self.state, self.state.connection.savepoint())
+        return _SyncingSavepoint(self.state)
+
+    def tpc_begin(self, txn) -> None:
+        pass
+
+    def commit(self, txn) -> None:
+        pass
+
+    def tpc_vote(self, txn) -> None:
+        pass
+
+    def tpc_finish(self, txn) -> None:
+        pass
+
+    def tpc_abort(self, txn) -> None:
+        pass
+
+    def sortKey(self) -> str:
+        return f"~wendelin-live-views:{id(self)}"
+
+
+_classes: dict[type, type] = {}
+
+
+def _live_connection_class(base: type) -> type:
+    cls = _classes.get(base)
+    if cls is not None:
+        return cls
+
+    class LiveConnection(base):
+        """A ZODB connection whose transaction steps also flush and sync live views."""
+
+        def beforeCompletion(self, txn):
+            state = self.__dict__.get("_wendelin_live")
+            if state is not None and not _aborting(txn):
+                state.flush_all()
+            return super().beforeCompletion(txn)
+
+        def afterCompletion(self, txn):
+            result = super().afterCompletion(txn)
+            state = self.__dict__.get("_wendelin_live")
+            if state is not None and self.explicit_transactions:
+                state.sync_all()  # otherwise newTransaction just did
+            return result
+
+        def newTransaction(self, transaction, sync=True):
+            result = super().newTransaction(transaction, sync)
+            state = self.__dict__.get("_wendelin_live")
+            if state is not None:
+                state.sync_all()
+            return result
+
+        def savepoint(self):
+            state = self.__dict__.get("_wendelin_live")
+            if state is not None:
+                state.flush_all()
+            inner = super().savepoint()
+            return inner if state is None else _SyncingSavepoint(state, inner)
+
+        def abort(self, transaction):
+            result = super().abort(transaction)
+            state = self.__dict__.get("_wendelin_live")
+            if state is not None:
+                state.sync_all()
+            return result
+
+    LiveConnection.__name__ = f"Live{base.__name__}"
+    _classes[base] = LiveConnection
+    return LiveConnection
+
+
+def live_state(connection) -> LiveState:
+    """The :class:`LiveState` of a ZODB connection, installing its hooks on first use."""
+    state = connection.__dict__.get("_wendelin_live")
+    if state is None:
+        state = connection.__dict__["_wendelin_live"] = LiveState(connection)
+        connection.__class__ = _live_connection_class(type(connection))
+    return state
+
+
+def available() -> bool:
+    """Live views need Linux's mmap and /proc/self/pagemap."""
+    return _libc is not None and os.path.exists("/proc/self/pagemap")
