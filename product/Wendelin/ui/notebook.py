@@ -1,9 +1,12 @@
 """Data Notebook pages: cells and their outputs as safe HTML, and the Jupyter link.
 
 Outputs come from whoever ran the notebook, so nothing is trusted: text is escaped,
-HTML goes through an allow-list sanitiser (no scripts, no event handlers, no
-``javascript:`` URLs), images must be valid base64 and are shown as data URIs (an
-SVG in an ``<img>`` cannot run scripts).
+HTML goes through an allow-list sanitiser (no scripts, no event handlers), whose URL
+rule is: links may be http, https, mailto or relative; image sources may also be
+``data:image/...``. The scheme is read as a browser reads it: after entity decoding,
+case-insensitively, with whitespace and control characters removed, so ``DATA:``,
+``&#100;ata:``, ``java&#9;script:`` and the like are dropped. Images of outputs must be
+valid base64 and are shown as data URIs (an SVG in an ``<img>`` cannot run scripts).
 """
 
 from __future__ import annotations
@@ -39,9 +42,58 @@ _IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/svg+xml")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: Script and style elements are dropped with their content (bleach would keep the text).
 _SCRIPTS = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.S | re.I)
+#: Schemes a link may use; a URL without a scheme (relative) is allowed too.
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+#: Image sources may also be inline images (``data:image/png;base64,...``).
+_DATA_IMAGE = re.compile(r"data:image/(png|jpeg|gif|svg\+xml|webp)[;,]", re.I)
+#: What browsers ignore in a URL's scheme: ASCII whitespace and control characters.
+_IGNORED_IN_SCHEME = re.compile(r"[\x00-\x20\x7f-\x9f\s]+")
+_SCHEME = re.compile(r"([a-z][a-z0-9+.\-]*):", re.I)
+
+
+def _decoded_url(value: str) -> str:
+    """``value`` entity-decoded (repeatedly: never less decoded than a browser would)
+    with whitespace and control characters removed."""
+    for _ in range(4):
+        decoded = html.unescape(value)
+        if decoded == value:
+            break
+        value = decoded
+    return _IGNORED_IN_SCHEME.sub("", value)
+
+
+def url_scheme(value: str) -> str:
+    """The lower-case scheme of a URL attribute as a browser reads it; "" when relative."""
+    found = _SCHEME.match(_decoded_url(value))
+    return found.group(1).lower() if found else ""
+
+
+def safe_link(value: str) -> bool:
+    """Whether an ``href`` is http, https, mailto or relative."""
+    scheme = url_scheme(value)
+    return not scheme or scheme in LINK_SCHEMES
+
+
+def safe_image_source(value: str) -> bool:
+    """Whether an ``src`` is a safe link or an inline image (``data:image/...``)."""
+    return safe_link(value) or bool(_DATA_IMAGE.match(_decoded_url(value)))
+
+
+def _allowed_attribute(tag: str, name: str, value: str) -> bool:
+    """bleach's attribute filter: allow-listed names, and only safe URLs."""
+    if name not in ALLOWED_ATTRIBUTES.get(tag, ()) and name not in ALLOWED_ATTRIBUTES["*"]:
+        return False
+    if name == "href":
+        return safe_link(value)
+    if name == "src":
+        return safe_image_source(value)
+    return True
+
+
 _cleaner = bleach.Cleaner(
     tags=ALLOWED_TAGS,
-    attributes=ALLOWED_ATTRIBUTES,
+    attributes=_allowed_attribute,
+    # a second check after ours: bleach also drops URLs of other protocols
     protocols=["http", "https", "mailto", "data"],
     strip=True,
     strip_comments=True,
@@ -49,10 +101,8 @@ _cleaner = bleach.Cleaner(
 
 
 def sanitize_html(markup: str) -> str:
-    """``markup`` with only allow-listed tags and attributes; data URLs only for images."""
-    cleaned = _cleaner.clean(_SCRIPTS.sub("", markup))
-    # bleach allows the data: protocol on every URL attribute; keep it for <img> only.
-    return re.sub(r'(<a\b[^>]*?)\shref="data:[^"]*"', r"\1", cleaned)
+    """``markup`` with only allow-listed tags and attributes and safe URLs."""
+    return _cleaner.clean(_SCRIPTS.sub("", markup))
 
 
 def _text(value: Any) -> str:
