@@ -294,3 +294,17 @@ def test_raw_bytes_leave_only_through_the_inert_answer(server, admin) -> None:
         answer = admin.get(f"{server.url}/data_array_module/inert-raw/{name}")
         assert answer.status_code == 404, name
     assert admin.get(f"{server.url}/image_module/inert-raw/getData").status_code == 404
+
+
+def test_every_way_in_obeys_the_same_id_rule(portal) -> None:
+    """The rule lives in the containers' _checkId: _setObject and pastes obey it too."""
+    from Products.Wendelin.document.stream import DataStream
+    from Products.Wendelin.errors import InvalidInputError
+
+    module = portal.data_stream_module
+    for bad_id in ("a b", "ré", "a#b", "a?b"):
+        with pytest.raises(InvalidInputError, match="not allowed"):
+            module._setObject(bad_id, DataStream(bad_id))
+        assert module._getOb(bad_id, None) is None
+    module._setObject("fine-id", DataStream("fine-id"))
+    assert module["fine-id"].getId() == "fine-id"

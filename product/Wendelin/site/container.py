@@ -63,6 +63,11 @@ class ContentContainerMixin:
             if self._getOb(candidate, None) is None:
                 return candidate
 
+    def _checkId(self, id: str, allow_dup: int = 0) -> None:
+        """Every way in (newContent, ZMI rename, paste, ``_setObject``) obeys :data:`ID_RE`."""
+        check_id(id)
+        super()._checkId(id, allow_dup)
+
     @security.protected(View)
     def getAllowedPortalTypeList(self) -> list[str]:
         """Portal types this container accepts, from its type information."""
