@@ -138,3 +138,27 @@ def test_zodb_conflicts_propagate_to_be_retried(error):
 
     with pytest.raises(getattr(POSException, error)):
         run_cell(f"from ZODB.POSException import {error}\nraise {error}()", {})
+
+
+def test_streams_are_installed_once_and_dispatch_by_context():
+    """No cell swaps sys.stdout; output goes to the capture of the writing context."""
+    import contextvars
+    import sys
+
+    from Products.Wendelin.jupyter import install_process_hooks
+    from Products.Wendelin.jupyter.capture import capturing
+
+    install_process_hooks()
+    installed = sys.stdout
+    with capturing() as capture:
+        assert sys.stdout is installed
+        print("in the cell")
+        context = contextvars.copy_context()
+        helper = threading.Thread(target=context.run, args=(print, "helper of the cell"))
+        helper.start()
+        helper.join()
+        other = threading.Thread(target=print, args=("another request",))
+        other.start()
+        other.join()
+    assert sys.stdout is installed
+    assert capture.stdout.getvalue() == "in the cell\nhelper of the cell\n"

@@ -1,10 +1,13 @@
-"""Per-thread capture of stdout, stderr and displayed outputs of one notebook cell.
+"""Per-cell capture of stdout, stderr and displayed outputs of one notebook cell.
 
 Cells of different notebooks run at the same time in different server threads, so
-``contextlib.redirect_stdout`` (which swaps the process-wide ``sys.stdout``) would mix
-their output. Instead ``sys.stdout``/``sys.stderr`` are wrapped once by a proxy that
-writes to the current thread's capture when there is one and to the real stream
-otherwise.
+``contextlib.redirect_stdout`` (which swaps the process-wide ``sys.stdout`` per call)
+would mix their output. Instead ``sys.stdout``/``sys.stderr`` are wrapped once per
+process, at product start-up (:func:`install`, from :func:`Products.Wendelin.jupyter.
+install_process_hooks`; the first cell does it if start-up did not), by a proxy that
+writes to the capture of the current execution context (a ContextVar: one thread, or
+one task) when there is one and to the original stream otherwise. Request code never
+swaps the process's streams.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 Bundle = dict[str, Any]
 
-_local = threading.local()
+_current: ContextVar[Capture | None] = ContextVar("wendelin_cell_capture", default=None)
 _install_lock = threading.Lock()
 
 
@@ -33,14 +37,14 @@ class Capture:
 
 
 class _ThreadStream(io.TextIOBase):
-    """A text stream writing to the current thread's capture, else to the original stream."""
+    """A text stream writing to the current context's capture, else to the original stream."""
 
     def __init__(self, name: str, original: TextIO) -> None:
         self._name = name
         self.original = original
 
     def _target(self) -> TextIO:
-        capture = getattr(_local, "capture", None)
+        capture = _current.get()
         return getattr(capture, self._name) if capture is not None else self.original
 
     def write(self, text: str) -> int:
@@ -63,8 +67,8 @@ class _ThreadStream(io.TextIOBase):
         return False
 
 
-def _install() -> None:
-    """Wrap ``sys.stdout`` and ``sys.stderr`` once per process."""
+def install() -> None:
+    """Wrap ``sys.stdout`` and ``sys.stderr`` once per process (idempotent)."""
     with _install_lock:
         if not isinstance(sys.stdout, _ThreadStream):
             sys.stdout = _ThreadStream("stdout", sys.stdout)
@@ -74,16 +78,16 @@ def _install() -> None:
 
 @contextmanager
 def capturing() -> Iterator[Capture]:
-    """Capture this thread's output for the duration of the block."""
-    _install()
-    previous = getattr(_local, "capture", None)
-    capture = _local.capture = Capture()
+    """Capture this context's output for the duration of the block."""
+    install()
+    capture = Capture()
+    token = _current.set(capture)
     try:
         yield capture
     finally:
-        _local.capture = previous
+        _current.reset(token)
 
 
 def current_capture() -> Capture | None:
-    """The capture of the cell running in this thread, if any."""
-    return getattr(_local, "capture", None)
+    """The capture of the cell running in this context, if any."""
+    return _current.get()

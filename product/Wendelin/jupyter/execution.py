@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import itertools
 import linecache
+import logging
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from .display import bundle
 
 _cell_counter = itertools.count(1)
 _backend_lock = threading.Lock()
+_backend_selected: list[bool] = []
+logger = logging.getLogger("Wendelin.jupyter")
 
 #: Magics the server accepts (the kernel handles its own magics before sending code).
 ACCEPTED_MAGICS = ("%matplotlib",)
@@ -55,12 +58,25 @@ class CellResult:
 
 
 def ensure_backend() -> None:
-    """Select Wendelin's matplotlib backend once, before any cell imports pyplot."""
+    """Select Wendelin's thread-aware matplotlib backend (once per process, at start-up).
+
+    The backend is a dispatcher: each pyplot figure belongs to the cell (thread) that
+    made it; outside cells it renders like Agg. It is selected once; a cell only
+    re-selects it, with a warning in the log, if something switched matplotlib's
+    process-wide backend since (request code must not: draw on a ``Figure`` instead).
+    """
     import matplotlib
 
     with _backend_lock:
-        if matplotlib.get_backend() != mpl_backend.NAME:
+        current = matplotlib.get_backend()
+        if current != mpl_backend.NAME:
+            if _backend_selected:
+                logger.warning(
+                    "matplotlib's backend was switched to %r in this process; "
+                    "selecting Wendelin's again (notebook figures need it)", current
+                )
             matplotlib.use(mpl_backend.NAME, force=True)
+            _backend_selected.append(True)
 
 
 def strip_magics(code: str) -> str:
