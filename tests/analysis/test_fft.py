@@ -16,6 +16,7 @@ from Products.Wendelin.analysis.plot import minmax_decimate, plot_array
 from Products.Wendelin.analysis.spectrogram import frame_count, spectrogram_into
 from Products.Wendelin.bigdata.budget import memory_budget
 from Products.Wendelin.bigdata.errors import OutOfCoreError
+from Products.Wendelin.errors import InvalidInputError
 
 SMALL_BUDGET = 2 * 1024**2
 
@@ -155,7 +156,7 @@ def test_incremental_learning_in_batches():
     assert [len(b) for b in iterate_batches(data, 300)] == [300, 300, 300, 100]
     model = fit_incremental(IncrementalPCA(n_components=2), data, rows=250)
     assert model.n_samples_seen_ == 1000
-    with pytest.raises(TypeError, match="partial_fit"):
+    with pytest.raises(InvalidInputError, match="partial_fit"):
         from sklearn.decomposition import PCA
 
         fit_incremental(PCA(), data, rows=100)

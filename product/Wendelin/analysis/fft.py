@@ -215,6 +215,14 @@ def rfft_out_of_core(
         del spectrum
 
 
+def check_real_length(n: int) -> None:
+    """OutOfCoreError now, before any output exists, if a real FFT of ``n`` cannot run."""
+    if n < 1:
+        raise ValueError("the signal is empty: nothing to transform")
+    if not fits_in_memory(n):
+        factor(n if n % 2 or n < 4 else n // 2)
+
+
 def rfft_into(source: Any, target: Any, force_out_of_core: bool = False) -> str:
     """Real FFT of the 1-D array ``source`` into ``target`` (``len(source)//2 + 1`` bins).
 

@@ -7,11 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InvalidInputError
+
 
 def iterate_batches(array: Any, rows: int) -> Iterator[np.ndarray]:
     """Successive in-memory copies of ``rows`` rows (the last batch may be shorter)."""
     if rows < 1:
-        raise ValueError(f"rows must be a positive number of rows per batch, got {rows}")
+        raise InvalidInputError(f"rows must be a positive number of rows per batch, got {rows}")
     view = array[:]
     for start in range(0, len(array), rows):
         yield np.array(view[start : start + rows])
@@ -20,7 +22,7 @@ def iterate_batches(array: Any, rows: int) -> Iterator[np.ndarray]:
 def fit_incremental(estimator: Any, array: Any, rows: int, **fit_params: Any) -> Any:
     """Call ``estimator.partial_fit`` on each batch; return the fitted estimator."""
     if not hasattr(estimator, "partial_fit"):
-        raise TypeError(
+        raise InvalidInputError(
             f"{type(estimator).__name__} has no partial_fit; use an incremental estimator "
             "such as MiniBatchKMeans, IncrementalPCA or SGDRegressor"
         )
@@ -43,7 +45,7 @@ def cluster_rows(array: Any, n_clusters: int, rows: int, seed: int = 0) -> Itera
         return np.log10(np.maximum(batch, 1e-20))
 
     if len(array) < n_clusters:
-        raise ValueError(f"{len(array)} rows cannot make {n_clusters} clusters")
+        raise InvalidInputError(f"{len(array)} rows cannot make {n_clusters} clusters")
     model = MiniBatchKMeans(n_clusters=n_clusters, random_state=seed, n_init=3)
     for batch in iterate_batches(array, max(rows, n_clusters)):
         if len(batch) >= n_clusters:

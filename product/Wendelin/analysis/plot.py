@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..errors import InvalidInputError
 from .blocks import rows_for
 
 DEFAULT_BINS = 2000
@@ -71,13 +72,15 @@ def plot_array(
 ) -> Figure:
     """A figure of a 1-D signal, its spectrum (magnitude in dB) or a 2-D spectrogram."""
     if kind not in KINDS:
-        raise ValueError(f"unknown plot kind {kind!r} (known: {', '.join(KINDS)})")
+        raise InvalidInputError(f"unknown plot kind {kind!r} (known: {', '.join(KINDS)})")
     figure = Figure(figsize=figsize)
     FigureCanvasAgg(figure)  # its own canvas: rendering never looks at pyplot's backend
     axes = figure.add_subplot()
     if kind == "spectrogram":
         if len(array.shape) != 2:
-            raise ValueError(f"a spectrogram plot needs a 2-D array, got shape {array.shape}")
+            raise InvalidInputError(
+                f"a spectrogram plot needs a 2-D array, got shape {array.shape}"
+            )
         pooled = _pool_2d(array, 1000, 600)
         image = 10 * np.log10(np.maximum(pooled.T, 1e-20))
         top = sample_rate / 2 if sample_rate else array.shape[1]
@@ -86,7 +89,7 @@ def plot_array(
         axes.set_ylabel("frequency (Hz)" if sample_rate else "bin")
     else:
         if len(array.shape) != 1:
-            raise ValueError(f"a {kind} plot needs a 1-D array, got shape {array.shape}")
+            raise InvalidInputError(f"a {kind} plot needs a 1-D array, got shape {array.shape}")
         positions, minima, maxima = minmax_decimate(array, bins)
         if kind == "spectrum":
             n_signal = 2 * (len(array) - 1)

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
+from ..errors import InvalidInputError
 from .blocks import rows_for
 
 
@@ -27,12 +28,14 @@ def frame_count(length: int, nperseg: int, noverlap: int) -> int:
 def check_parameters(length: int, nperseg: int, noverlap: int | None) -> int:
     """Validate the frame parameters; return ``noverlap`` (default ``nperseg // 8``)."""
     if nperseg < 2:
-        raise ValueError(f"nperseg must be at least 2, got {nperseg}")
+        raise InvalidInputError(f"nperseg must be at least 2, got {nperseg}")
     noverlap = nperseg // 8 if noverlap is None else int(noverlap)
     if not 0 <= noverlap < nperseg:
-        raise ValueError(f"noverlap must be in [0, nperseg={nperseg}), got {noverlap}")
+        raise InvalidInputError(f"noverlap must be in [0, nperseg={nperseg}), got {noverlap}")
     if length < nperseg:
-        raise ValueError(f"the signal has {length} samples, fewer than nperseg={nperseg}")
+        raise InvalidInputError(
+            f"the signal has {length} samples, fewer than nperseg={nperseg}"
+        )
     return noverlap
 
 

@@ -5,4 +5,4 @@
 ##parameters=estimator, rows, **fit_params
 ##title=Fit an incremental scikit-learn estimator batch by batch
 from Products.Wendelin.analysis.documents import fit
-return fit(context, estimator, int(rows), **fit_params)
+return fit(context, estimator, rows, **fit_params)

@@ -5,4 +5,4 @@
 ##parameters=rows
 ##title=In-memory batches of rows, for scikit-learn
 from Products.Wendelin.analysis.documents import batches
-return batches(context, int(rows))
+return batches(context, rows)

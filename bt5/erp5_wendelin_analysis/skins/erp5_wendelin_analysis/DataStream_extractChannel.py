@@ -5,4 +5,4 @@
 ##parameters=channel=0, reference=None, dtype=None
 ##title=A new 1-D Data Array with one channel of the recording
 from Products.Wendelin.analysis.documents import extract_channel
-return extract_channel(context, channel=int(channel), reference=reference, dtype=dtype)
+return extract_channel(context, channel=channel, reference=reference, dtype=dtype)
