@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from Products.Wendelin.analysis.audio import AudioFormatError
 from Products.Wendelin.document.operation import OperationFailedError
+from Products.Wendelin.errors import InvalidInputError
 from recordings import RATE, tones, wav_bytes
 
 
@@ -124,7 +125,7 @@ def test_failing_operation_rolls_back_its_work_and_is_recorded(portal):
     assert operation.getRunList()[0]["status"] == "failed"
     with pytest.raises(OperationFailedError, match="failed"):
         run.raise_for_status()
-    with pytest.raises(OperationFailedError, match="reads 'Data Stream' documents"):
+    with pytest.raises(InvalidInputError, match="reads .Data Stream. documents"):
         operation.execute(portal.data_array_module.newContent())
 
 

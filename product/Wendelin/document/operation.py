@@ -17,22 +17,32 @@ from typing import Any
 
 import transaction
 import transaction.interfaces
+from AccessControl import Unauthorized
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from AccessControl.SecurityManagement import getSecurityManager
+from Acquisition import aq_base
 from BTrees.IOBTree import IOBTree
 from DateTime import DateTime
 from persistent.mapping import PersistentMapping
 from ZPublisher import zpublish
 
-from ..errors import WendelinError
+from ..errors import InvalidInputError, QuotaExceededError, WendelinError
+from ..inputs import load_json
 from ..permissions import ModifyPortalContent, View
-from .base import WendelinDocument
+from .base import DocumentMixin, WendelinDocument
 
 SCRIPT_ID = re.compile(r"^[A-Z][A-Za-z0-9]*_[a-z][A-Za-z0-9]*$")
 #: Errors a run never records as its own failure: they belong to the whole request.
 #: A ZODB conflict (any TransientError) must reach the publisher, which retries it.
 PROPAGATED = (transaction.interfaces.TransientError,)
+#: Errors that mean the request was bad (a parameter out of bounds, an output over the
+#: disk quota): the run's work is rolled back and the caller gets the error, no run kept.
+REFUSED = (InvalidInputError, QuotaExceededError)
+#: Bounds of the parameters JSON of a run form.
+MAX_PARAMETER_DEPTH = 8
+MAX_PARAMETER_BYTES = 64 * 1024
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
 class OperationFailedError(WendelinError, RuntimeError):
@@ -57,6 +67,41 @@ class RunReport:
         """Raise :class:`OperationFailedError` if the run failed."""
         if self.status != "succeeded":
             raise OperationFailedError(f"run {self.run_id} failed: {self.error}")
+
+
+def parse_parameters(text: Any) -> dict[str, Any]:
+    """A run form's parameters: a JSON object of bounded depth and size, identifier keys."""
+    if text is None or text == "":
+        return {}
+    if not isinstance(text, str | bytes):
+        raise InvalidInputError("parameters must be a JSON object, e.g. {\"channel\": 1}")
+    value = load_json(text, "parameters", MAX_PARAMETER_DEPTH, MAX_PARAMETER_BYTES)
+    if not isinstance(value, dict):
+        raise InvalidInputError("parameters must be a JSON object, e.g. {\"channel\": 1}")
+    bad = [key for key in value if not IDENTIFIER.match(key)]
+    if bad:
+        raise InvalidInputError(f"parameter names must be identifiers, got {bad[0][:40]!r}")
+    return value
+
+
+def _check_parameter_names(script: Any, parameters: dict[str, Any]) -> None:
+    """InvalidInputError for a parameter the skin script does not take (it has no ``**``)."""
+    signature = getattr(script, "params", None)
+    if not callable(signature) or not parameters:
+        return
+    load = getattr(script, "_updateFromFS", None)  # filesystem scripts parse lazily
+    if callable(load):
+        load()
+    declared = [part.strip() for part in str(signature()).split(",") if part.strip()]
+    if any(part.startswith("**") for part in declared):
+        return
+    names = {part.split("=", 1)[0].strip().lstrip("*") for part in declared}
+    unknown = sorted(str(name)[:40] for name in parameters if name not in names)
+    if unknown:
+        raise InvalidInputError(
+            f"unknown parameter(s) {', '.join(unknown)}; the script takes "
+            f"{', '.join(sorted(names)) or 'none'}"
+        )
 
 
 def _output_urls(result: Any) -> list[str]:
@@ -100,16 +145,60 @@ class DataOperation(WendelinDocument):
     def getOutputPortalType(self) -> str:
         return self.output_portal_type
 
+    def _check_input(self, document: Any) -> None:
+        """InvalidInputError unless ``document`` is a portal document this operation reads."""
+        if not isinstance(aq_base(document), DocumentMixin):
+            raise InvalidInputError(
+                f"operation {self.getId()!r} runs on documents; "
+                f"{type(aq_base(document)).__name__} is not one"
+            )
+        if self.input_portal_type and document.getPortalType() != self.input_portal_type:
+            raise InvalidInputError(
+                f"operation {self.getId()!r} reads {self.input_portal_type!r} documents, "
+                f"not {document.getPortalType()!r}"
+            )
+
+    @security.protected(View)
+    @zpublish(False)
+    def resolveRunInput(self, text: Any) -> Any:
+        """The input a run form names: a relative URL traversed as the user, or a reference.
+
+        InvalidInputError when nothing the user may use is there, or when it is not a
+        document of the operation's input portal type (``acl_users/manage_users`` is not).
+        """
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInputError("name the input document (relative URL or reference)")
+        text = text.strip()
+        portal = self.getPortalObject()
+        if "/" in text:
+            try:
+                document = portal.restrictedTraverse(text)
+            except (KeyError, AttributeError, LookupError, TypeError, ValueError, Unauthorized):
+                raise InvalidInputError(f"no document you may use at {text[:200]!r}") from None
+        else:
+            query: dict[str, Any] = {
+                "reference": text, "sort_on": "creation_date", "sort_order": "descending"
+            }
+            if self.input_portal_type:
+                query["portal_type"] = self.input_portal_type
+            document = portal.portal_catalog.getResultValue(**query)
+            if document is None:
+                raise InvalidInputError(f"no document with reference {text[:200]!r}")
+        self._check_input(document)
+        return document
+
+    @security.protected(View)
+    @zpublish(False)
+    def parseRunParameters(self, text: Any) -> dict[str, Any]:
+        """A run form's parameters JSON, bounded (see :func:`parse_parameters`)."""
+        return parse_parameters(text)
+
     def _script(self, document: Any) -> Any:
         if not SCRIPT_ID.match(self.script_id):
             raise OperationFailedError(
                 f"operation {self.getId()!r} names no skin script: script_id={self.script_id!r}"
             )
-        if self.input_portal_type and document.getPortalType() != self.input_portal_type:
-            raise OperationFailedError(
-                f"operation {self.getId()!r} reads {self.input_portal_type!r} documents, "
-                f"not {document.getPortalType()!r}"
-            )
+        self._check_input(document)
         return document.restrictedTraverse(self.script_id)
 
     @security.protected(ModifyPortalContent)
@@ -118,6 +207,7 @@ class DataOperation(WendelinDocument):
         """Run the script on ``document`` with the defaults updated by ``parameters``."""
         script = self._script(document)
         arguments = {**self.getParameterDict(), **parameters}
+        _check_parameter_names(script, parameters)
         savepoint = transaction.savepoint(optimistic=True)
         started, clock = DateTime(), time.perf_counter()
         result, error, trace = None, "", ""
@@ -125,6 +215,9 @@ class DataOperation(WendelinDocument):
             result = script(**arguments)
             status = "succeeded"
         except PROPAGATED:
+            raise
+        except REFUSED:
+            savepoint.rollback()
             raise
         except Exception as exc:  # noqa: BLE001  (a failed run is recorded, not lost)
             savepoint.rollback()
