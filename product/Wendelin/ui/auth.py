@@ -140,6 +140,7 @@ class WendelinUserFolder(UserFolder):
         return user.__of__(folder)
 
     # -- publisher hooks -------------------------------------------------------------------
+    @security.private
     def validate(self, request, auth="", roles=_noroles):
         """Basic auth as usual; without it, the session cookie identifies the user."""
         self._setupChallenge(request)

@@ -19,10 +19,8 @@ from AccessControl.SecurityInfo import ClassSecurityInfo
 from AccessControl.SecurityManagement import getSecurityManager
 from Acquisition import Implicit, aq_base, aq_inner, aq_parent
 from Products.PageTemplates.PageTemplateFile import PageTemplateFile
-from zExceptions import BadRequest, NotFound
+from zExceptions import BadRequest
 
-from ..errors import WendelinError
-from ..inputs import load_json
 from ..permissions import AddPortalContent, DeleteObjects, ModifyPortalContent, View
 from . import arrays, audio, cache, listing, notebook, upload
 from .auth import (
@@ -286,17 +284,6 @@ class DataNotebookView(BaseView):
 InitializeClass(DataNotebookView)
 
 
-def _is_document(obj: Any, portal_type: str = "") -> bool:
-    """Whether ``obj`` is a content document (not a method, tool, module or the portal),
-    of ``portal_type`` when one is given."""
-    base = aq_base(obj)
-    if not callable(getattr(base, "getPortalType", None)) or not hasattr(base, "_p_oid"):
-        return False
-    if getattr(base, "meta_type", "") in ("Wendelin Module", "Wendelin Site"):
-        return False
-    return not portal_type or obj.getPortalType() == portal_type
-
-
 class DataOperationView(BaseView):
     """A Data Operation: the script it runs, its parameters and types."""
 
@@ -337,47 +324,16 @@ class DataOperationView(BaseView):
             "error": run["error"],
         }
 
-    def _input_document(self, text: str) -> Any:
-        """The input named by a relative URL (``data_stream_module/1``) or a reference."""
-        doc = self.context
-        portal = doc.getPortalObject()
-        text = text.strip()
-        if not text:
-            raise BadRequest("name the input document (relative URL or reference)")
-        if "/" in text:
-            try:
-                found = portal.restrictedTraverse(text)
-            except (KeyError, AttributeError, Unauthorized, NotFound, ValueError, TypeError):
-                raise BadRequest(f"no document you may use at {text!r}") from None
-            if not _is_document(found, doc.getInputPortalType()):
-                wanted = doc.getInputPortalType() or "document"
-                raise BadRequest(f"{text!r} is not a {wanted} this operation can use")
-            return found
-        query = {"reference": text, "sort_on": "creation_date", "sort_order": "descending"}
-        if doc.getInputPortalType():
-            query["portal_type"] = doc.getInputPortalType()
-        found = portal.portal_catalog.getResultValue(**query)
-        if found is None:
-            raise BadRequest(f"no document with reference {text!r}")
-        return found
-
     @security.protected(ModifyPortalContent)
     def run(self) -> str:
         """Run the operation on the input named in the form; 303 back with its status."""
         request = self.request
         require_post(request)
         check_csrf(self.context, request)
-        document = self._input_document(str(request.form.get("input", "")))
-        text = request.form.get("parameters", "") or "{}"
-        if not isinstance(text, str):
-            raise BadRequest("parameters must be a JSON object, e.g. {\"channel\": 1}")
-        parameters = load_json(text, "parameters", max_bytes=1 << 20)
-        if not isinstance(parameters, dict):
-            raise BadRequest("parameters must be a JSON object, e.g. {\"channel\": 1}")
-        try:
-            report = self.context.execute(document, **parameters)
-        except WendelinError as error:
-            raise BadRequest(str(error)) from None
+        form = request.form
+        document = self.context.resolveRunInput(form.get("input", ""))
+        parameters = self.context.parseRunParameters(form.get("parameters", ""))
+        report = self.context.execute(document, **parameters)
         status = "run-succeeded" if report.status == "succeeded" else "run-failed"
         if _wants_json(request):
             return _json(request, {"status": report.status, "outputs": report.outputs,
