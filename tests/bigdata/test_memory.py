@@ -112,3 +112,98 @@ def test_write_and_reduce_four_times_the_budget_stay_under_it(tmp_path):
     assert result["reduce_peak_over_baseline"] < result["budget"], result
     assert result["assigned_ok"]
     assert result["assign_peak_over_baseline"] < result["budget"], result
+
+
+VIEWS_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, threading, time
+    import numpy as np, transaction, ZODB
+    from ZODB.FileStorage import FileStorage
+    from Products.Wendelin.bigdata import ZBigArray, memory_budget
+
+    def rss_anon():
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+
+    peak, running, lock = [0], [True], threading.Lock()
+    def sample():
+        while running[0]:
+            value = rss_anon()
+            with lock:
+                peak[0] = max(peak[0], value)
+            time.sleep(0.002)
+
+    def reset():
+        with lock:
+            peak[0] = rss_anon()
+        return peak[0]
+
+    path, budget = sys.argv[1], 32 * 1024 ** 2
+    db = ZODB.DB(FileStorage(path + "/Data.fs", blob_dir=path + "/blobs"),
+                 cache_size_bytes=budget // 4)
+    connection = db.open()
+    result = {}
+    with memory_budget(budget):
+        connection.root()["array"] = ZBigArray((4 * budget // 8,), "f8")
+        transaction.commit()
+        array = connection.root()["array"]
+        n = len(array)
+        step = budget // 4 // 8  # a quarter budget of items between savepoints (the
+        # values written are a temporary of the same size)
+        threading.Thread(target=sample, daemon=True).start()
+
+        # One transaction writes 4x the budget through one view, a savepoint after each
+        # quarter budget: dirty pages go to blob files and their memory is given back.
+        baseline = reset()
+        view = array[:]
+        for start in range(0, n, step):
+            view[start : start + step] = np.arange(start, start + step, dtype="f8")
+            transaction.savepoint()
+        transaction.commit()
+        result["savepoint_peak_over_baseline"] = peak[0] - baseline
+        result["written_ok"] = all(
+            np.array_equal(view[s : s + step], np.arange(s, s + step, dtype="f8"))
+            for s in range(0, n, step))
+
+        # In place, through views of each part: A[i:j] *= 2 with savepoints.
+        baseline = reset()
+        for start in range(0, n, step):
+            array[start : start + step] *= 2
+            transaction.savepoint()
+        transaction.commit()
+        result["inplace_peak_over_baseline"] = peak[0] - baseline
+        result["inplace_ok"] = bool(view[n - 1] == 2 * (n - 1) and view[1] == 2)
+
+        # A large write then an abort: the dirty memory is freed, the data unchanged.
+        part = view[: n // 2]  # 2x the budget of dirty pages (more RAM than the budget,
+        baseline = rss_anon()   # on purpose: nothing is written out before the abort)
+        part[:] = -1.0
+        result["dirty_before_abort"] = rss_anon() - baseline
+        transaction.abort()
+        result["after_abort"] = rss_anon() - baseline
+        result["abort_ok"] = bool(view[0] == 0 and view[n // 2 - 1] == 2 * (n // 2 - 1))
+        del view, part
+    running[0] = False
+    result.update(budget=budget, nbytes=array.nbytes)
+    print(json.dumps(result))
+    """
+)
+
+
+def test_writes_through_views_with_savepoints_stay_under_the_budget(tmp_path):
+    """4x the budget written through views in one transaction, with savepoints, keeps
+    anonymous memory under the budget; an abort frees what a large write dirtied."""
+    output = subprocess.run(
+        [sys.executable, "-c", VIEWS_SCRIPT, str(tmp_path)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    result = json.loads(output.strip().splitlines()[-1])
+    budget = result["budget"]
+    assert result["nbytes"] == 4 * budget
+    assert result["written_ok"] and result["inplace_ok"] and result["abort_ok"], result
+    assert result["savepoint_peak_over_baseline"] < budget, result
+    assert result["inplace_peak_over_baseline"] < budget, result
+    assert result["dirty_before_abort"] >= 2 * budget * 0.9, result  # the write was in RAM
+    assert result["after_abort"] < budget // 8, result

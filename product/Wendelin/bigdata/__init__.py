@@ -8,12 +8,13 @@ from .abc import BigFile
 from .bigarray import ZBigArray
 from .bigfile import DEFAULT_BLKSIZE, ZBigFile
 from .budget import get_memory_budget, memory_budget
-from .errors import BigArrayError, BigDataError, BigFileError, OutOfCoreError
+from .errors import BigArrayError, BigArrayTypeError, BigDataError, BigFileError, OutOfCoreError
 from .reader import BigFileReader
 
 __all__ = [
     "DEFAULT_BLKSIZE",
     "BigArrayError",
+    "BigArrayTypeError",
     "BigDataError",
     "BigFile",
     "BigFileError",

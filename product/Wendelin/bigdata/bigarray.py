@@ -367,7 +367,7 @@ class ZBigArray(Persistent):
             ) from None
         finally:
             if region is not None:
-                region.sync(first, last)
+                region.remap(first, last)
 
     def _block_span(self, rows: range) -> tuple[int, int]:
         """First and last storage block holding the major-axis indices ``rows``."""
@@ -421,7 +421,7 @@ class ZBigArray(Persistent):
         region = self._region(create=False)
         self._file.write(0, whole)
         if region is not None:
-            region.sync()
+            region.remap()
 
     def resize(self, new_shape: Any, refcheck: bool = True) -> None:
         """Change the length of the major axis (other dimensions are fixed).
@@ -443,7 +443,7 @@ class ZBigArray(Persistent):
         self._file.truncate(math.prod(new_shape) * self.itemsize)
         self._shape = new_shape
         if region is not None:
-            region.sync()
+            region.remap()
 
     def _cast(self, value: np.ndarray) -> np.ndarray:
         """``value`` as this array's dtype; a failing conversion names both dtypes."""

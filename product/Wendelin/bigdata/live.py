@@ -22,6 +22,9 @@ them, so they run in ZODB's own order): ``beforeCompletion`` flushes before a co
 invalidations. A small data manager joins each transaction in which views are taken, so
 that a savepoint flushes even if nothing else in the connection changed.
 
+Written pages are found with the ``PAGEMAP_SCAN`` ioctl where the kernel has it
+(Linux 6.7+; it also tells the shared zero page apart), else by reading pagemap entries.
+
 Limits (Linux only; elsewhere views are read-only copies): a page whose anonymous copy
 is shared with a forked child looks clean to pagemap, so do not ``fork`` with
 uncommitted writes in views; a view held across transactions and written in a later one
@@ -91,6 +94,75 @@ def _runs(indices: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
+# PAGEMAP_SCAN (Linux 6.7): the kernel lists the matching page ranges itself, so a
+# terabyte-sized mapping with a few written pages is scanned in microseconds.
+_PAGEMAP_SCAN = (3 << 30) | (96 << 16) | (ord("f") << 8) | 16
+_PAGE_IS_FILE, _PAGE_IS_PRESENT, _PAGE_IS_SWAPPED, _PAGE_IS_PFNZERO = 1 << 2, 1 << 3, 1 << 4, 1 << 5
+_scan_supported: bool | None = None
+_CHUNK_PAGES = 1 << 17  # pagemap fallback: 1 MiB of entries per read
+
+
+class _ScanArg(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_uint64) for name in (
+        "size", "flags", "start", "end", "walk_end", "vec", "vec_len", "max_pages",
+        "category_inverted", "category_mask", "category_anyof_mask", "return_mask")]
+
+
+class _PageRegion(ctypes.Structure):
+    _fields_ = [("start", ctypes.c_uint64), ("end", ctypes.c_uint64),
+                ("categories", ctypes.c_uint64)]
+
+
+def _scan(fd: int, start: int, end: int, mask: int, inverted: int) -> list[tuple[int, int]]:
+    """Ranges of ``[start, end)`` whose pages match ``mask`` (bits in ``inverted`` clear)."""
+    import fcntl
+
+    found: list[tuple[int, int]] = []
+    vec = (_PageRegion * 256)()
+    while start < end:
+        arg = _ScanArg(size=ctypes.sizeof(_ScanArg), start=start, end=end,
+                       vec=ctypes.addressof(vec), vec_len=256, category_inverted=inverted,
+                       category_mask=mask, return_mask=mask)
+        count = fcntl.ioctl(fd, _PAGEMAP_SCAN, arg)
+        found.extend((vec[i].start, vec[i].end) for i in range(count))
+        if arg.walk_end <= start:
+            break
+        start = arg.walk_end
+    return found
+
+
+def _written_ranges(start: int, end: int) -> list[tuple[int, int]]:
+    """Address ranges in ``[start, end)`` holding pages written since they were mapped:
+    anonymous (copied on write) and not the shared zero page, or swapped out."""
+    global _scan_supported
+    with open("/proc/self/pagemap", "rb", buffering=0) as pagemap:
+        fd = pagemap.fileno()
+        if _scan_supported is not False:
+            try:
+                ranges = _scan(fd, start, end, _PAGE_IS_PRESENT | _PAGE_IS_FILE | _PAGE_IS_PFNZERO,
+                               _PAGE_IS_FILE | _PAGE_IS_PFNZERO)
+                ranges += _scan(fd, start, end, _PAGE_IS_SWAPPED, 0)
+                _scan_supported = True
+                return ranges
+            except OSError:
+                _scan_supported = False
+        ranges = []
+        entries = np.empty(_CHUNK_PAGES, dtype=np.uint64)
+        for chunk in range(start, end, _CHUNK_PAGES * PAGESIZE):
+            npages = min(_CHUNK_PAGES, (end - chunk) // PAGESIZE)
+            view = entries[:npages]
+            got = os.preadv(fd, [memoryview(view).cast("B")], chunk // PAGESIZE * 8)
+            if got != npages * 8:
+                raise BigDataError("cannot read /proc/self/pagemap")
+            # Written: an anonymous page of our own (a hole only read is the shared zero
+            # page, which is not exclusive), or one the kernel swapped out.
+            written = ((view & (_PM_PRESENT | _PM_FILE | _PM_EXCLUSIVE)) == (
+                _PM_PRESENT | _PM_EXCLUSIVE)) | ((view & _PM_SWAPPED) != 0)
+            ranges.extend((chunk + int(i) * PAGESIZE, chunk + (int(i) + 1) * PAGESIZE)
+                          for i in np.flatnonzero(written))
+        return ranges
+
+
 class ViewOwner:
     """Kept alive by every view's buffer; the region knows views exist while it lives."""
 
@@ -149,6 +221,12 @@ class Region:
         return memoryview(raw).cast("B")
 
     # -- mapping ------------------------------------------------------------------------
+    def remap(self, first: int = 0, last: int | None = None) -> None:
+        """Map the exposed blocks in ``[first, last]`` afresh (after the file was written:
+        a block written in place keeps its key but may have grown in its file)."""
+        last = self.exposed - 1 if last is None else min(last, self.exposed - 1)
+        self._map(first, last)
+
     def _map(self, first: int, last: int) -> None:
         """Map blocks ``[first, last]`` afresh from the file's current blobs (zeros elsewhere)."""
         blksize = self.blksize
@@ -159,8 +237,12 @@ class Region:
             self.address + first * blksize, (last - first + 1) * blksize,
             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
         )
-        for index in range(first, last + 1):
-            self.keys.pop(index, None)
+        if last - first < len(self.keys):
+            for index in range(first, last + 1):
+                self.keys.pop(index, None)
+        else:
+            for index in [i for i in self.keys if first <= i <= last]:
+                del self.keys[index]
         for index, entry in self.file._blocks.items(first, last):
             self.keys[index] = _key(entry)
         run = None  # [block, path, file offset, length]
@@ -193,22 +275,13 @@ class Region:
         last = self.exposed - 1 if last is None else min(last, self.exposed - 1)
         if last < first:
             return []
-        pages_per_block = self.blksize // PAGESIZE
-        npages = (last - first + 1) * pages_per_block
-        entries = np.empty(npages, dtype=np.uint64)
-        with open("/proc/self/pagemap", "rb", buffering=0) as pagemap:
-            got = os.preadv(
-                pagemap.fileno(), [memoryview(entries).cast("B")],
-                (self.address // PAGESIZE + first * pages_per_block) * 8,
-            )
-        if got != npages * 8:
-            raise BigDataError("cannot read /proc/self/pagemap")
-        # Written: an anonymous page of our own (a read hole is the shared zero page,
-        # not exclusive), or one the kernel swapped out.
-        written = ((entries & (_PM_PRESENT | _PM_FILE | _PM_EXCLUSIVE)) == (
-            _PM_PRESENT | _PM_EXCLUSIVE)) | ((entries & _PM_SWAPPED) != 0)
-        per_block = written.reshape(-1, pages_per_block).any(axis=1)
-        return [first + int(i) for i in np.flatnonzero(per_block)]
+        start = self.address + first * self.blksize
+        end = self.address + (last + 1) * self.blksize
+        blocks: set[int] = set()
+        for low, high in _written_ranges(start, end):
+            blocks.update(range((low - self.address) // self.blksize,
+                                (high - 1 - self.address) // self.blksize + 1))
+        return sorted(blocks)
 
     # -- transactions -------------------------------------------------------------------
     def flush(self, first: int = 0, last: int | None = None) -> int:

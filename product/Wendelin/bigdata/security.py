@@ -7,8 +7,11 @@ module (it stays free of Zope), so only a Zope process pays for AccessControl.
 Scripts may read, never write, through these objects: writes go through document
 methods that check ``Modify portal content``.
 
-- ``ZBigArray``: numpy-like attributes, ``A[key]`` (read-only views), ``len``,
-  ``iterblocks``; not ``append``, ``resize`` or item assignment.
+- ``ZBigArray``: numpy-like attributes, ``A[key]``, ``len``, ``iterblocks``; not
+  ``append``, ``resize`` or item assignment. Views are live and writable for trusted
+  code; restricted code always gets read-only ones (:func:`called_from_restricted_code`,
+  also for what a document method called by a script returns), and may not call
+  ``setflags`` to make them writable again.
 - ``BigFileReader``: the read side of a file (``read``, ``seek``, ``tell``, ...).
 - numpy arrays, scalars and dtypes coming out of them: every public attribute but
   those that write files or expose raw memory (:data:`DENIED_NUMPY_ATTRIBUTES`).
@@ -21,17 +24,20 @@ items (``A[1, 0]``) and iterate (``for start, stop, view in A.iterblocks()``).
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from AccessControl.SecurityInfo import ModuleSecurityInfo
 from AccessControl.SimpleObjectPolicies import ContainerAssertions
 
+from . import bigarray
 from .bigarray import BlockIterator, ZBigArray
 from .reader import BigFileReader
 
 #: Attributes of numpy arrays and scalars that scripts may not use: they write to the
 #: file system (``tofile``, ``dump``) or hand out the raw buffer (``ctypes``, ``base``,
 #: ``data``). Names starting with ``_`` are refused by restricted Python anyway.
-DENIED_NUMPY_ATTRIBUTES = frozenset({"tofile", "dump", "ctypes", "base", "data"})
+DENIED_NUMPY_ATTRIBUTES = frozenset({"tofile", "dump", "ctypes", "base", "data", "setflags"})
 
 PUBLIC_NAMES: dict[type, tuple[str, ...]] = {
     ZBigArray: (
@@ -101,12 +107,34 @@ def warm_numpy_lazy_imports() -> None:
             pass
 
 
+def called_from_restricted_code() -> bool:
+    """True when the code that asked for a view (or called the trusted method that asked)
+    is restricted Python: its frame's globals hold the guarded ``_getitem_``.
+
+    Frames: this function, ``bigarray._readonly``, ``__getitem__``/``__next__``, then the
+    caller and its caller, not counting AccessControl's guards (``guarded_getitem``, the
+    guarded iterators) in between."""
+    from AccessControl import ZopeGuards
+
+    guards = vars(ZopeGuards)
+    frame = sys._getframe(3)
+    looked = 0
+    while frame is not None and looked < 2:
+        if frame.f_globals is not guards:
+            if frame.f_globals.get("_getitem_") is ZopeGuards.guarded_getitem:
+                return True
+            looked += 1
+        frame = frame.f_back
+    return False
+
+
 def declare_restricted_access() -> None:
     """Declare the classes and numpy types above to Zope's security machinery (once)."""
     global _declared
     if _declared:
         return
     _declared = True
+    bigarray.restricted_caller = called_from_restricted_code
     for cls, names in PUBLIC_NAMES.items():
         ContainerAssertions.setdefault(cls, {name: 1 for name in names} or 1)
     for kind in [np.ndarray, *_subclasses(np.generic)]:
