@@ -405,6 +405,11 @@ class _ViewsDataManager:
         self.state = state
         self.transaction_manager = state.connection.transaction_manager
 
+    def has_changes(self) -> bool:
+        """None of its own: written pages reach the database as the connection's changes
+        when they are flushed (savepoint, commit); the HTTP edge asks this of GETs."""
+        return False
+
     def abort(self, txn) -> None:
         self.state.sync_all()
 
