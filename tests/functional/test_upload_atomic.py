@@ -1,0 +1,109 @@
+"""A refused upload leaves no trace: multi-file uploads are all or nothing, the free-disk
+quota refuses an upload before it is copied, and multipart bodies are not capped at 2 GB."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import requests
+
+BOUNDARY = "wendelin-atomic-upload"
+
+
+def multipart(files: list[tuple[str, bytes]], fields: dict[str, str] | None = None) -> bytes:
+    """A multipart/form-data body written by hand, so a part can say ``filename=""``."""
+    parts = []
+    for name, value in (fields or {}).items():
+        parts.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                     f"{value}\r\n".encode())
+    for filename, data in files:
+        parts.append(
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+            + data + b"\r\n"
+        )
+    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+
+
+def post(session: requests.Session, url: str, body: bytes) -> requests.Response:
+    return session.post(
+        f"{url}/data_stream_module/DataStreamModule_upload",
+        data=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+                 "Accept": "application/json"},
+    )
+
+
+def census(ui) -> dict:
+    """Documents of the stream module, catalogued Data Streams and the next id, as of now."""
+    reply = ui.run(
+        "import json\n"
+        "module = context.data_stream_module\n"
+        "json.dumps({'ids': sorted(module.objectIds()),\n"
+        "            'catalog': sorted(b.getPath() for b in\n"
+        "                              context.portal_catalog(portal_type='Data Stream')),\n"
+        "            'references': sorted(b.reference for b in\n"
+        "                                 context.portal_catalog(portal_type='Data Stream'))})",
+        reference="upload-census",
+    )
+    return json.loads(reply["displayhook_result"]["data"]["text/plain"].strip("'"))
+
+
+def test_three_files_with_a_nameless_second_store_nothing(ui):
+    """The second file's empty name is a 400 after the first was copied: nothing is kept."""
+    admin = ui.server.session()
+    before = census(ui)
+    body = multipart([("atomic-1.wav", ui.wav()), ("", b"no name"), ("atomic-3.wav", ui.wav())])
+    answer = post(admin, ui.url, body)
+    assert answer.status_code == 400, answer.text
+    assert "no name" in answer.json()["error"]
+    after = census(ui)
+    assert after == before
+    assert not {"atomic-1.wav", "atomic-3.wav"} & set(after["references"])
+    # the same files with names are stored, all three
+    named = post(admin, ui.url, multipart([("atomic-1.wav", ui.wav()), ("atomic-2.bin", b"x"),
+                                           ("atomic-3.wav", ui.wav())]))
+    assert named.status_code == 201, named.text
+    assert len(census(ui)["ids"]) == len(before["ids"]) + 3
+
+
+def test_a_taken_reference_in_a_later_file_keeps_the_earlier_ones_out(ui):
+    admin = ui.server.session()
+    assert post(admin, ui.url, multipart([("taken-later.wav", ui.wav())])).status_code == 201
+    before = census(ui)
+    answer = post(admin, ui.url, multipart([("fresh-first.wav", ui.wav()),
+                                            ("taken-later.wav", ui.wav())]))
+    assert answer.status_code == 409, answer.text
+    assert census(ui) == before
+
+
+def test_an_upload_that_would_fill_the_disk_is_413_and_stores_nothing(ui):
+    """The quota is set so that 16 MiB more than the free disk are reserved: a 64 MiB
+    upload is refused before it is copied into a Data Stream."""
+    admin = ui.server.session()
+    usage = shutil.disk_usage(ui.server.home)
+    fraction = (usage.free - 16 * 1024**2) / usage.total
+    ui.run(f"import os\nos.environ['WENDELIN_MIN_FREE_DISK'] = {str(fraction)!r}",
+           reference="upload-quota")
+    try:
+        before = census(ui)
+        answer = post(admin, ui.url, multipart([("too-big.bin", b"\x01" * (64 * 1024**2))]))
+        assert answer.status_code == 413, answer.text[:500]
+        assert "WENDELIN_MIN_FREE_DISK" in answer.text
+        assert census(ui) == before
+    finally:
+        ui.run("import os\nos.environ.pop('WENDELIN_MIN_FREE_DISK', None)",
+               reference="upload-quota")
+    assert post(admin, ui.url, multipart([("fits.bin", b"\x01" * 1024)])).status_code == 201
+
+
+def test_multipart_bodies_have_no_2gb_cap(ui):
+    """Zope's form-disk-limit is far above 2 GB (the free-disk quota applies instead), and
+    its memory limit stays bounded (large values are spooled to disk)."""
+    reply = ui.run("from ZPublisher import HTTPRequest\n"
+                   "(HTTPRequest.FORM_DISK_LIMIT, HTTPRequest.FORM_MEMORY_LIMIT,\n"
+                   " HTTPRequest.FORM_MEMFILE_LIMIT)", reference="upload-limits")
+    disk, memory, memfile = eval(reply["displayhook_result"]["data"]["text/plain"])
+    assert disk >= 1 << 40  # at least waitress's own cap on bodies (1 TiB)
+    assert memory <= 1 << 20 and memfile <= 4096
