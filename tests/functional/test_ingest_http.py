@@ -233,3 +233,25 @@ def test_a_refused_request_id_is_not_remembered(server, admin, ingest):
     bad = ingest(packed([1, b"x"]), reference="bad-id", headers_extra={"Idempotency-Key": "a b"})
     assert bad.status_code == 400 and "Idempotency-Key" in bad.text
     assert "bad-id" not in ingested_tags(server, admin)
+
+
+def test_an_ingest_that_would_fill_the_disk_is_413_and_appends_nothing(server, admin, ingest):
+    """The free-disk quota is checked against the announced body length before any append."""
+    import shutil
+
+    usage = shutil.disk_usage(server.home)
+    fraction = (usage.free - 16 * 1024**2) / usage.total
+
+    def run(code: str) -> None:
+        reply = admin.post(f"{server.url}/Base_executeJupyter",
+                           data={"reference": "ingest-quota", "python_expression": code}).json()
+        assert reply["status"] == "ok", reply
+
+    run(f"import os\nos.environ['WENDELIN_MIN_FREE_DISK'] = {str(fraction)!r}")
+    try:
+        answer = ingest(packed([1, b"\x01" * (64 * 1024**2)]), reference="too-much")
+        assert answer.status_code == 413, answer.text[:300]
+    finally:
+        run("import os\nos.environ.pop('WENDELIN_MIN_FREE_DISK', None)")
+    assert "too-much" not in ingested_tags(server, admin)
+    assert ingest(packed([1, b"fits"]), reference="too-much").status_code == 204

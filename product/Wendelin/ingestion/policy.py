@@ -22,10 +22,12 @@ from BTrees.OOBTree import OOBTree
 from zExceptions import BadRequest
 from ZPublisher import zpublish
 
+from ..analysis.documents import storage_directory
 from ..document.base import WendelinDocument
 from ..document.http import read_blocks
 from ..document.operation import OperationFailedError
 from ..errors import InvalidInputError, WendelinError
+from ..inputs import check_free_disk
 from ..locks import serialise_transaction
 from ..permissions import ModifyPortalContent, View
 from .fluentd import IngestionFormatError, iter_entries
@@ -50,6 +52,14 @@ def _form_bytes(value: str, charset: str) -> bytes:
         return value.encode(charset, "surrogateescape")
     except (UnicodeEncodeError, LookupError) as error:
         raise IngestionFormatError(f"data_chunk cannot be read back as bytes: {error}") from None
+
+
+def _body_length(request: Any) -> int:
+    """The body's announced length (0 when unknown), for the free-disk quota."""
+    try:
+        return max(int(request.get("CONTENT_LENGTH") or 0), 0)
+    except ValueError:
+        return 0
 
 
 def _body_chunks(request: Any) -> Iterator[bytes]:
@@ -175,6 +185,7 @@ class IngestionPolicy(WendelinDocument):
             REQUEST.RESPONSE.setStatus(204)
             REQUEST.RESPONSE.setHeader("Idempotency-Replayed", "true")
             return ""  # applied by an earlier try whose answer was lost: same answer
+        check_free_disk(storage_directory(self), _body_length(REQUEST), f"ingesting into {tag!r}")
         stream = self._stream_for(tag)
         try:
             self._append(stream, REQUEST)

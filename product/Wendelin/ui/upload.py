@@ -2,7 +2,9 @@
 
 Zope hands a multipart file over as a temporary file on disk (above a few KiB), so
 copying it in blocks with ``appendData`` keeps the server's memory bounded by one
-block whatever the file's size.
+block whatever the file's size. Before a byte is copied the free-disk quota is checked
+(413). Everything is written in the request's transaction (no intermediate commit), so
+a refused request, a later file of a multi-file upload included, leaves no trace.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..analysis.documents import storage_directory
 from ..document.http import copy_blocks
+from ..inputs import check_free_disk
 from .audio import AudioError, audio_info, sniff_content_type
 
 #: Bytes copied per ``appendData`` call (the stream's block size).
@@ -68,6 +72,14 @@ def is_file(upload: Any) -> bool:
     return hasattr(upload, "read") and hasattr(upload, "seek")
 
 
+def upload_size(upload: Any) -> int:
+    """The size of an uploaded file (Zope spooled it to a seekable temporary file)."""
+    upload.seek(0, 2)
+    size = upload.tell()
+    upload.seek(0)
+    return size
+
+
 def find_stream(module: Any, reference: str):
     """The Data Stream with ``reference`` (as the catalog sees it), or None."""
     return module.portal_catalog.getResultValue(portal_type="Data Stream", reference=reference)
@@ -90,6 +102,8 @@ def store_upload(
             f"The reference {reference!r} is already used by Data Stream "
             f"{stream.getId()!r}: choose another reference, or replace that stream."
         )
+    check_free_disk(storage_directory(module), upload_size(upload),
+                    f"uploading {filename or reference!r}")
     if stream is None:
         stream = module.newContent(portal_type="Data Stream", reference=reference, title=title)
     else:
