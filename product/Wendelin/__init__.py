@@ -35,3 +35,6 @@ def initialize(context) -> None:
     declare_public_api()
     declare_restricted_access()
     register_skin_directories()
+    from .jupyter import install_process_hooks
+
+    install_process_hooks()  # once per process, never from request code

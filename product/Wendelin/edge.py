@@ -28,8 +28,10 @@ from urllib.parse import quote, unquote_to_bytes, urlsplit
 import transaction
 from AccessControl.SecurityManagement import getSecurityManager
 from Acquisition import aq_base
+from OFS.CopySupport import CopyError
 from transaction.interfaces import DoomedTransaction
 from zExceptions import Forbidden, HTTPException, MethodNotAllowed, Unauthorized
+from ZODB.Connection import Connection
 from ZODB.POSException import ConflictError
 
 from .bigdata.errors import BigDataError, OutOfCoreError
@@ -80,7 +82,11 @@ def cross_site_reason(request: Any) -> str | None:
 def on_start(event: Any) -> None:
     """Before anything is read: the transaction of a safe method is doomed (it never commits).
 
-    Nothing may be raised here (Zope's publisher cannot answer an error yet)."""
+    Nothing may be raised here (Zope's publisher cannot answer an error yet). A body sent
+    without a Content-Type (``curl -T``) is raw bytes, not form fields."""
+    from .document.http import default_body_type
+
+    default_body_type(event.request)
     if _method(event.request) in SAFE_METHODS:
         transaction.get().doom()
 
@@ -120,10 +126,24 @@ def on_before_commit(event: Any) -> None:
         if not txn.isDoomed():
             txn.doom()
         return
-    if _method(request) in SAFE_METHODS and getattr(txn, "_resources", None):
+    if _method(request) in SAFE_METHODS and any(map(_has_changes, txn._resources)):
         raise MethodNotAllowed(
             f"A {_method(request)} request may not change data; this action needs a POST."
         )
+
+
+def _has_changes(resource: Any) -> bool:
+    """Whether a data manager joined to the transaction holds changes to commit.
+
+    A ZODB connection joins when an object is registered as changed; other data managers
+    may join just to follow the transaction (live array views) and say so by a
+    ``has_changes()`` method. Unknown data managers count as changes."""
+    has_changes = getattr(resource, "has_changes", None)
+    if callable(has_changes):
+        return bool(has_changes())
+    if isinstance(resource, Connection):
+        return bool(resource._registered_objects or resource._added)
+    return True
 
 
 # -- exceptions to HTTP --------------------------------------------------------------------
@@ -141,7 +161,7 @@ def status_for(exc: BaseException, request: Any = None) -> int:
         return 400
     if isinstance(exc, ConflictError):
         return 409
-    if isinstance(exc, UnicodeError):
+    if isinstance(exc, (UnicodeError, CopyError)):
         return 400
     if request is not None and not request.other.get(_PHASE_KEY):
         # failed while reading the request (form converters such as ``:int``, ``:required``)
@@ -231,7 +251,10 @@ class ErrorView:
         if portal is not None:
             from .ui.views import error_page
 
-            return error_page(portal, request, type(exc).__name__, message)
+            try:
+                return error_page(portal, request, type(exc).__name__, message)
+            except Exception:  # the answer must not depend on the page rendering
+                logger.exception("the error page failed; answering in plain text")
         response.setHeader("Content-Type", "text/plain; charset=utf-8")
         response.setHeader("X-Content-Type-Options", "nosniff")
         return f"{status} {message}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from typing import Any
@@ -19,27 +20,25 @@ MAX_JSON_DEPTH = 64
 DEFAULT_MIN_FREE_FRACTION = 0.10
 
 
+#: A JSON string (skipped whole, in C) or one bracket.
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
 def json_depth_ok(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
-    """Whether the nesting of ``[``/``{`` outside strings stays within ``max_depth``."""
+    """Whether the nesting of ``[``/``{`` outside strings stays within ``max_depth``.
+
+    Strings are skipped by the regular expression engine, so a 50 MiB notebook made of
+    base64 images is scanned in a fraction of a second."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     depth = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in "[{":
             depth += 1
             if depth > max_depth:
                 return False
-        elif char in "]}":
+        elif token in "]}":
             depth -= 1
     return True
 
