@@ -255,3 +255,32 @@ def test_an_ingest_that_would_fill_the_disk_is_413_and_appends_nothing(server, a
         run("import os\nos.environ.pop('WENDELIN_MIN_FREE_DISK', None)")
     assert "too-much" not in ingested_tags(server, admin)
     assert ingest(packed([1, b"fits"]), reference="too-much").status_code == 204
+
+
+def test_append_csv_to_array_validates_its_arguments_and_answers_post_only(server, admin):
+    """``start=abc`` is a 400, a GET a 405; neither creates the array. A POST appends."""
+    stream = server.create("data_stream_module", reference="csv-by-url")
+    put = admin.put(stream["url"], data=b"1,2\n3,4\n",
+                    headers={"Content-Type": "application/octet-stream"})
+    assert put.status_code in (200, 204), put.text
+    script = f"{stream['url']}/DataStream_appendCsvToArray"
+
+    def arrays() -> str:
+        reply = admin.post(f"{server.url}/Base_executeJupyter", data={
+            "reference": "csv-url-check",
+            "python_expression": "[b.reference for b in context.portal_catalog("
+                                 "portal_type='Data Array', reference='csv-by-url.csv-array')]",
+        }).json()
+        return reply["displayhook_result"]["data"]["text/plain"]
+
+    for params in ({"start": "abc"}, {"start": "-1"}, {"end": "1e999"}, {"start:int": "abc"}):
+        answer = admin.post(script, params=params)
+        assert answer.status_code == 400, (params, answer.status_code, answer.text[:300])
+    for params in ({}, {"start": "0"}):
+        answer = admin.get(script, params=params)
+        assert answer.status_code == 405, (params, answer.status_code, answer.text[:300])
+    assert admin.head(script).status_code < 500  # Zope's HEAD of a script never runs it
+    assert arrays() == "[]"
+    answer = admin.post(script, params={"start": "0"})
+    assert answer.status_code == 200 and answer.text == "8", answer.text[:300]
+    assert arrays() == "['csv-by-url.csv-array']"

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import WendelinError
+from ..errors import InvalidInputError, MethodNotAllowedError, WendelinError
+from ..inputs import as_int
 
 MAX_LINE_BLOCK = 8 * 1024 * 1024
 
@@ -39,12 +40,33 @@ def parse_csv_numbers(text: bytes, columns: int | None = None) -> np.ndarray:
     return np.array(rows, dtype=np.float64).reshape(len(rows), columns or 0)
 
 
-def append_csv_to_array(stream: Any, start: int, end: int, reference: str | None = None) -> int:
+def refuse_unless_post(what: str) -> None:
+    """MethodNotAllowedError when the current request (if any) is not a POST: a GET or a
+    HEAD must never append, even where the edge would not notice the write."""
+    from zope.globalrequest import getRequest
+
+    request = getRequest()
+    if request is None:
+        return  # code outside a request: scripts, threads
+    method = str(request.get("REQUEST_METHOD", "POST")).upper()
+    if method != "POST":
+        raise MethodNotAllowedError(f"{what} changes data: it answers POST only, not {method}")
+
+
+def append_csv_to_array(stream: Any, start: Any = 0, end: Any = None,
+                        reference: str | None = None) -> int:
     """Append the complete CSV lines of ``stream[start:end]`` to a 2-D Data Array.
 
     The array (reference: the stream's reference + ``.csv-array`` by default) is created on
     first use with as many columns as the first line. Returns the bytes consumed.
+    ``start`` and ``end`` may come from a URL: they are validated (InvalidInputError).
     """
+    refuse_unless_post("DataStream_appendCsvToArray")
+    start = as_int("start", start, minimum=0)
+    end = stream.getSize() if end is None or end == "" else as_int("end", end, minimum=0)
+    if reference is not None and (not isinstance(reference, str) or len(reference) > 200):
+        raise InvalidInputError(f"reference must be a text of at most 200 characters, "
+                                f"got {str(reference)[:80]!r}")
     end = min(end, stream.getSize())
     if end <= start:
         return 0
