@@ -29,8 +29,12 @@ TEMPLATES = REPO_ROOT / "instance"
 MAX_REQUEST_BODY = 1 << 40
 
 
-def write_config(settings: Settings) -> Path:
-    """Write ``zope.conf`` and ``site.zcml`` into ``settings.etc``; return zope.conf's path."""
+def write_config(settings: Settings, zeo_socket: Path | None = None) -> Path:
+    """Write ``zope.conf`` and ``site.zcml`` into ``settings.etc``; return zope.conf's path.
+
+    The storage is, in order: the cluster's ZEO server (``WENDELIN_ZEO``), the ZEO server
+    inside this process on ``zeo_socket`` (``wendelin run``), else the FileStorage itself.
+    """
     settings.etc.mkdir(parents=True, exist_ok=True)
     for sub in ("", "blobs", "cache", "log"):
         (settings.var / sub).mkdir(parents=True, exist_ok=True)
@@ -41,13 +45,70 @@ def write_config(settings: Settings) -> Path:
         "conflict_retries": str(settings.conflict_retries),
         "zeo": settings.zeo or "",
         "blob_cache_bytes": str(max(settings.memory_budget * 4, 1024**3)),
+        "zeo_socket": str(zeo_socket or ""),
     }
-    storage_template = "zeoclient.conf.in" if settings.zeo else "filestorage.conf.in"
+    storage_template = "filestorage.conf.in"
+    if settings.zeo:
+        storage_template = "zeoclient.conf.in"
+    elif zeo_socket is not None:
+        storage_template = "zeolocal.conf.in"
     storage = Template((TEMPLATES / storage_template).read_text()).substitute(values)
     conf = Template((TEMPLATES / "zope.conf.in").read_text()).substitute(values, storage=storage)
     (settings.etc / "zope.conf").write_text(conf)
     (settings.etc / "site.zcml").write_text((TEMPLATES / "site.zcml").read_text())
     return settings.etc / "zope.conf"
+
+
+class EmbeddedZEO:
+    """A ZEO server inside this process over the instance's one FileStorage and blobs.
+
+    ``wendelin run`` serves its database on a Unix socket in ``var/`` and is itself a client
+    of it, as are its cell processes: one FileStorage, invalidations reach every client,
+    and clients read the blob directory in place (``shared-blob-dir``), nothing copied.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.socket = zeo_socket_path(settings)
+        self.server = None
+
+    def start(self) -> Path:
+        """Open the FileStorage (refused if another process has it), listen; return the socket."""
+        from ZEO.StorageServer import StorageServer
+        from ZODB.FileStorage import FileStorage
+
+        var = self.settings.var
+        for sub in ("", "blobs", "log"):
+            (var / sub).mkdir(parents=True, exist_ok=True)
+        storage = FileStorage(str(var / "Data.fs"), blob_dir=str(var / "blobs"))
+        try:
+            self.socket.unlink(missing_ok=True)  # a stale socket of a stopped server
+            self.server = StorageServer(str(self.socket), {"1": storage})
+        except BaseException:
+            storage.close()
+            raise
+        os.chmod(self.socket, 0o600)
+        self.server.start_thread(daemon=True)
+        return self.socket
+
+    def stop(self) -> None:
+        """Close client connections and the FileStorage, remove the socket."""
+        if self.server is not None:
+            self.server.close(join_timeout=5)
+            self.server = None
+            self.socket.unlink(missing_ok=True)
+
+
+def zeo_socket_path(settings: Settings) -> Path:
+    """``var/zeo.sock``, or a short path under /tmp when ``var`` is too deep for a socket."""
+    path = settings.var / "zeo.sock"
+    if len(str(path)) < 100:
+        return path
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha1(str(settings.var).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"wendelin-zeo-{os.getuid()}-{digest}.sock"
 
 
 def make_app(zope_conf: Path):
@@ -143,12 +204,28 @@ def serve(settings: Settings) -> None:
     import Zope2
 
     tune_gc()
-    zope_conf = write_config(settings)
+    zeo = None
+    if not settings.zeo:  # `wendelin run`: serve the FileStorage to this process and its cells
+        zeo = EmbeddedZEO(settings)
+        zeo.start()
+    zope_conf = write_config(settings, zeo.socket if zeo else None)
     try:
         app = make_app(zope_conf)
     except ConflictError:
         _start_again_after_conflict()
     password = prepare_site(settings)
+    # Notebook cells run in a pool of processes, clients of the same database; their
+    # requests wait on threads of their own (none of WENDELIN_THREADS, which serve pages).
+    from .jupyter.pool import start_cell_pool
+
+    cells = start_cell_pool(settings, zope_conf)
+    if cells is not None:
+        app = cells.wrap(app)
+    # Activities: this process's activity threads (WENDELIN_ACTIVITY_*), stopped below
+    # before the database closes.
+    from .activity.runner import start_activities
+
+    activities = start_activities()
     server = waitress.create_server(
         app,
         host=settings.host,
@@ -157,6 +234,7 @@ def serve(settings: Settings) -> None:
         ident="Wendelin",
         # uploads are streamed into Data Streams block by block: no 1 GiB cap (waitress's)
         max_request_body_size=MAX_REQUEST_BODY,
+        _dispatcher=cells.dispatcher(settings.threads) if cells is not None else None,
     )
     url = f"http://{settings.host}:{server.effective_port}/erp5"
     stored = "" if settings.admin_password else f"  (stored in {settings.password_file})"
@@ -180,9 +258,14 @@ def serve(settings: Settings) -> None:
         pass
     finally:
         server.close()
+        if cells is not None:
+            cells.stop()
+        activities.stop()
         if jupyter is not None:
             jupyter.stop()
         Zope2.DB.close()
+        if zeo is not None:
+            zeo.stop()
         print("Wendelin stopped.", flush=True)
 
 
