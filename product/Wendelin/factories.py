@@ -3,6 +3,15 @@
 from zope.component.factory import Factory
 
 from .document.array import DataArray
+from .document.data_analysis import DataAnalysis, DataAnalysisLine, ProgressIndicator
+from .document.data_ingestion import DataIngestion, DataIngestionLine
+from .document.data_product import DataProduct
+from .document.data_supply import DataSupply, DataSupplyLine
+from .document.data_transformation import (
+    DataTransformation,
+    DataTransformationOperationLine,
+    DataTransformationResourceLine,
+)
 from .document.image import Image
 from .document.notebook import DataNotebook, DataNotebookLine
 from .document.operation import DataOperation
@@ -18,3 +27,20 @@ DataOperationFactory = Factory(DataOperation, title="Data Operation")
 ImageFactory = Factory(Image, title="Image")
 DataModuleFactory = Factory(DataModule, title="Module")
 IngestionPolicyFactory = Factory(IngestionPolicy, title="Ingestion Policy")
+
+# Pipelines (issue 17): ERP5's processing model.
+DataProductFactory = Factory(DataProduct, title="Data Product")
+DataSupplyFactory = Factory(DataSupply, title="Data Supply")
+DataSupplyLineFactory = Factory(DataSupplyLine, title="Data Supply Line")
+DataIngestionFactory = Factory(DataIngestion, title="Data Ingestion")
+DataIngestionLineFactory = Factory(DataIngestionLine, title="Data Ingestion Line")
+DataTransformationFactory = Factory(DataTransformation, title="Data Transformation")
+DataTransformationResourceLineFactory = Factory(
+    DataTransformationResourceLine, title="Data Transformation Resource Line"
+)
+DataTransformationOperationLineFactory = Factory(
+    DataTransformationOperationLine, title="Data Transformation Operation Line"
+)
+DataAnalysisFactory = Factory(DataAnalysis, title="Data Analysis")
+DataAnalysisLineFactory = Factory(DataAnalysisLine, title="Data Analysis Line")
+ProgressIndicatorFactory = Factory(ProgressIndicator, title="Progress Indicator")
