@@ -10,6 +10,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .bigdata.budget import parse_size as _parse_size
 from .bigdata.errors import BigDataError
@@ -24,6 +25,43 @@ def parse_size(text: str) -> int:
         return _parse_size(text)
     except BigDataError as exc:
         raise ConfigurationError(str(exc)) from None
+
+
+def physical_memory() -> int:
+    """The machine's RAM in bytes."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _cell_settings(env: Any) -> dict[str, Any]:
+    """The ``WENDELIN_CELL_*`` settings of notebook cell processes, validated."""
+    workers = env.get("WENDELIN_CELL_WORKERS", "8").strip()
+    if not workers.isdigit() or int(workers) > 256:
+        raise ConfigurationError(f"WENDELIN_CELL_WORKERS must be 0 to 256: {workers!r}")
+    spare = env.get("WENDELIN_CELL_SPARE", "1").strip()
+    if not spare.isdigit() or int(spare) > max(int(workers), 0):
+        raise ConfigurationError(
+            f"WENDELIN_CELL_SPARE must be 0 to WENDELIN_CELL_WORKERS ({workers}): {spare!r}"
+        )
+    memory_text = env.get("WENDELIN_CELL_MEMORY", "").strip()
+    memory = parse_size(memory_text) if memory_text else physical_memory()
+    if memory and memory < 256 * 1024**2:
+        raise ConfigurationError(
+            f"WENDELIN_CELL_MEMORY must be at least 256MiB (or 0 for no limit): {memory_text!r}"
+        )
+    timeout_text = env.get("WENDELIN_CELL_TIMEOUT", "3600").strip()
+    try:
+        timeout = float(timeout_text)
+    except ValueError:
+        timeout = -1.0
+    if not 0 <= timeout < 10**7:
+        raise ConfigurationError(
+            f"WENDELIN_CELL_TIMEOUT must be seconds (0 for no limit): {timeout_text!r}"
+        )
+    nice_text = env.get("WENDELIN_CELL_NICE", "5").strip()
+    if not nice_text.isdigit() or int(nice_text) > 19:
+        raise ConfigurationError(f"WENDELIN_CELL_NICE must be 0 to 19: {nice_text!r}")
+    return {"cell_workers": int(workers), "cell_spare": int(spare), "cell_memory": memory,
+            "cell_timeout": timeout, "cell_nice": int(nice_text)}
 
 
 @dataclass(frozen=True)
@@ -48,6 +86,17 @@ class Settings:
     workers: int = 2
     #: How often a request that hit a write conflict is retried (Zope's default is 3).
     conflict_retries: int = 10
+    #: Most notebook cell processes at once (WENDELIN_CELL_WORKERS); 0 runs cells in the
+    #: server's own request threads, as before cell processes existed.
+    cell_workers: int = 8
+    #: Idle cell processes kept started ahead of need (WENDELIN_CELL_SPARE).
+    cell_spare: int = 1
+    #: Address space of one cell process in bytes (WENDELIN_CELL_MEMORY); 0: no limit.
+    cell_memory: int = 0
+    #: Longest run of one cell in seconds (WENDELIN_CELL_TIMEOUT); 0: no limit.
+    cell_timeout: float = 3600.0
+    #: Niceness of cell processes, so pages are served first (WENDELIN_CELL_NICE).
+    cell_nice: int = 5
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -89,6 +138,7 @@ class Settings:
             raise ConfigurationError(
                 f"WENDELIN_CONFLICT_RETRIES must be a number: {retries_text!r}"
             )
+        cells = _cell_settings(env)
         return cls(
             host=env.get("WENDELIN_HOST", "127.0.0.1"),
             port=port,
@@ -103,6 +153,7 @@ class Settings:
             zeo=zeo,
             workers=int(workers_text),
             conflict_retries=int(retries_text),
+            **cells,
         )
 
     @property

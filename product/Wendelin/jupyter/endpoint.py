@@ -17,10 +17,11 @@ from typing import Any
 from AccessControl.SecurityManagement import getSecurityManager
 from zExceptions import BadRequest, Forbidden
 
-from ..errors import MethodNotAllowedError
+from ..errors import InvalidInputError, MethodNotAllowedError
 from ..permissions import ExecuteNotebookCode
 from . import session
 from .protocol import empty_reply, erp5_reply
+from .wsgi import SLOT_KEY
 
 NOTEBOOK_TYPE = "Data Notebook"
 NOTEBOOK_MODULE = "data_notebook_module"
@@ -154,8 +155,61 @@ def execute_jupyter(
         return json_answer(request, reply)
     notebook = get_or_create_notebook(context, reference, title)
     keep = True if store_history is None else truthy(store_history)
+    slot = getattr(request, "environ", {}).get(SLOT_KEY)
+    if slot is not None:  # cells run in processes: the job runs once this request committed
+        slot.job = cell_job(context, notebook, code, keep, request)
+        return json_answer(request, {"status": "pending"})
     cell = session.execute(notebook, context, code, store_history=keep)
     return json_answer(request, erp5_reply(cell))
+
+
+#: Request variables a cell process needs to build URLs as the request did.
+REQUEST_ENVIRON = ("SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "HTTP_HOST", "HTTPS",
+                   "wsgi.url_scheme", "SCRIPT_NAME")
+
+
+def cell_job(context: Any, notebook: Any, code: str, store_history: bool, request: Any) -> Any:
+    """What a cell process needs to run the cell as this request would have."""
+    from Acquisition import aq_inner, aq_parent
+
+    from .worker import CellJob
+
+    user = getSecurityManager().getUser()
+    folder = aq_parent(aq_inner(user))
+    environ = request.environ
+    virtual_root = request.other.get("VirtualRootPhysical")
+    return CellJob(
+        code=code,
+        key=notebook.getNotebookModuleName(),
+        notebook_path=tuple(notebook.getPhysicalPath()),
+        context_path=tuple(context.getPhysicalPath()),
+        user_id=user.getId(),
+        user_folder_path=tuple(folder.getPhysicalPath()),
+        store_history=store_history,
+        environ={k: str(environ[k]) for k in REQUEST_ENVIRON if k in environ},
+        script=tuple(getattr(request, "_script", ()) or ()),
+        virtual_root=tuple(virtual_root) if virtual_root is not None else None,
+    )
+
+
+def interrupt_jupyter(context: Any, reference: str | None = None) -> str:
+    """Interrupt the notebook's running cell (SIGINT to its process); JSON ``interrupted``."""
+    request = context.REQUEST
+    require_post(request, "Base_interruptJupyter")
+    require_code_permission(context)
+    require_script_or_token(context, request)
+    if not reference:
+        raise InvalidInputError("Base_interruptJupyter needs the notebook's 'reference'")
+    from . import pool
+
+    notebook = find_notebook(context, reference)
+    cells = pool.current()
+    if notebook is None or cells is None:
+        reason = "no such notebook" if notebook is None else "cells run in request threads"
+        return json_answer(request, {"status": "ok", "interrupted": False, "reason": reason})
+    interrupted = cells.interrupt(notebook.getNotebookModuleName())
+    reason = "" if interrupted else "no cell of this notebook is running"
+    return json_answer(request, {"status": "ok", "interrupted": interrupted, "reason": reason})
 
 
 def check_existing_reference(context: Any, reference: str | None = None) -> str:

@@ -1,0 +1,451 @@
+"""The server's pool of cell processes: which process runs which notebook's cell, and limits.
+
+One zygote process (:mod:`.worker`) has Zope configured; it forks workers, each a
+database client of its own. A cell goes to an idle worker, preferably the one that ran
+its notebook last; one notebook's cells run one at a time (later ones wait their turn),
+different notebooks' in parallel, up to ``WENDELIN_CELL_WORKERS`` processes, with
+``WENDELIN_CELL_SPARE`` idle ones started ahead. The thread waiting for a cell holds no
+database connection (see :mod:`.wsgi`). The pool enforces ``WENDELIN_CELL_TIMEOUT``
+(the process is killed, the cell's transaction dies with it, a new process takes its
+place); the worker enforces its own memory limit and interrupts. Which process runs
+which notebook is also written to a directory shared by every server process using the
+same database, so an interrupt reaches the cell whichever server process receives it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import queue
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .worker import (
+    INTERRUPT_GRACE,
+    CellJob,
+    Limits,
+    receive,
+    receive_record,
+    send,
+    send_record,
+)
+
+logger = logging.getLogger("Wendelin.cells")
+
+#: How long the zygote may take to configure Zope, and a new worker to open its database.
+ZYGOTE_START_TIMEOUT = 180.0
+WORKER_START_TIMEOUT = 120.0
+#: How long a cell may take to commit once it said so, past its time limit.
+COMMIT_GRACE = 60.0
+WORKER_MODULE = "Products.Wendelin.jupyter.worker"
+
+_current: list[CellPool] = []
+
+
+def current() -> CellPool | None:
+    """The pool of this server process, if cells run in processes."""
+    return _current[0] if _current else None
+
+
+class PoolError(RuntimeError):
+    """No process could be started for the cell."""
+
+
+@dataclass(eq=False)
+class WorkerProcess:
+    """One forked cell process and the pool's end of its socket."""
+
+    pid: int
+    sock: socket.socket
+    state: str = "starting"  # starting, idle, busy, dead
+    phase: str = ""  # while busy: running or committing
+    interrupted_at: float | None = None
+
+    def kill(self) -> None:
+        """SIGKILL: its transaction is aborted by the database server when it disconnects."""
+        self.state = "dead"
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.sock.close()
+
+
+def runtime_dir(address: str) -> Path:
+    """Where the server processes of one database note which process runs which notebook."""
+    digest = hashlib.sha1(address.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"wendelin-cells-{os.getuid()}-{digest}"
+
+
+def _error_reply(ename: str, evalue: str) -> dict[str, Any]:
+    from .protocol import empty_reply
+
+    reply = empty_reply()
+    reply.update(status="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+    return reply
+
+
+KEPT = "variables of earlier cells are kept"
+
+
+class CellPool:
+    """Cell processes of one server process (see the module's docstring)."""
+
+    def __init__(self, zope_conf: Path, settings: Any, address: str) -> None:
+        self.zope_conf = zope_conf
+        self.max_workers = settings.cell_workers
+        self.spare = settings.cell_spare
+        self.timeout = settings.cell_timeout
+        self.limits = Limits(memory=settings.cell_memory, nice=settings.cell_nice,
+                             conflict_retries=settings.conflict_retries)
+        self.registry = runtime_dir(address)
+        self.registry.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.cond = threading.Condition()
+        self.workers: set[WorkerProcess] = set()
+        self.idle: list[WorkerProcess] = []
+        self.starting = 0
+        self.busy_keys: set[str] = set()
+        self.running: dict[str, WorkerProcess] = {}
+        self.affinity: dict[str, WorkerProcess] = {}
+        self.exits: dict[int, int] = {}
+        self.stopping = False
+        self._spawn_lock = threading.Lock()
+        self._spawned: queue.Queue[int | None] = queue.Queue()
+        self.zygote: subprocess.Popen | None = None
+        self.control: socket.socket | None = None
+
+    # -- wiring -----------------------------------------------------------------------
+    def wrap(self, app: Any) -> Any:
+        """The WSGI application whose notebook cells run in this pool."""
+        from .wsgi import CellMiddleware
+
+        return CellMiddleware(app, self)
+
+    def dispatcher(self, page_threads: int) -> Any:
+        """A waitress dispatcher: pages on ``page_threads`` threads, cells on their own."""
+        from .wsgi import RoutingDispatcher
+
+        return RoutingDispatcher(page_threads, self.max_workers + 2)
+
+    def start(self) -> None:
+        """Start the zygote and the spare workers in the background."""
+        _current[:] = [self]
+        threading.Thread(target=self._replenish, name="cell-pool-start", daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop the zygote and every worker (the zygote kills them when its socket closes)."""
+        with self.cond:
+            self.stopping = True
+            workers = list(self.workers)
+            self.cond.notify_all()
+        if self.control is not None:
+            self.control.close()
+        for worker in workers:
+            worker.kill()
+        if self.zygote is not None:
+            try:
+                self.zygote.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.zygote.kill()
+                self.zygote.wait()
+        if _current and _current[0] is self:
+            _current.clear()
+
+    # -- processes --------------------------------------------------------------------
+    def _ensure_zygote(self) -> socket.socket:
+        """The zygote's control socket, starting the zygote if it is not running."""
+        if self.zygote is not None and self.zygote.poll() is None and self.control is not None:
+            return self.control
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.zygote = subprocess.Popen(
+            [sys.executable, "-m", WORKER_MODULE, str(self.zope_conf), str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            start_new_session=True,  # Ctrl-C on the server's terminal is not for cells
+        )
+        theirs.close()
+        ours.settimeout(ZYGOTE_START_TIMEOUT)
+        try:
+            message, _fds = receive_record(ours)
+        except (OSError, EOFError) as error:
+            message = None
+            logger.error("cell zygote did not start: %s", error)
+        if not message or message[0] != "ready":
+            self.zygote.kill()
+            raise PoolError("the cell processes could not start (see the server's log)")
+        ours.settimeout(None)
+        self.control = ours
+        self._spawned = queue.Queue()
+        threading.Thread(target=self._read_control, args=(ours, self._spawned),
+                         name="cell-zygote", daemon=True).start()
+        logger.info("cell zygote started: pid %s", self.zygote.pid)
+        return ours
+
+    def _read_control(self, control: socket.socket, spawned: queue.Queue) -> None:
+        """Messages of the zygote: pids of new workers, exit statuses of old ones."""
+        while True:
+            try:
+                message, _fds = receive_record(control)
+            except OSError:
+                message = None
+            if message is None:
+                spawned.put(None)
+                return
+            if message[0] == "spawned":
+                spawned.put(message[1])
+            elif message[0] == "exited":
+                with self.cond:
+                    self.exits[message[1]] = message[2]
+                    self.cond.notify_all()
+
+    def _spawn(self) -> WorkerProcess:
+        """Fork a worker and wait until its database is open."""
+        with self._spawn_lock:
+            if self.stopping:
+                raise PoolError("the server is stopping")
+            control = self._ensure_zygote()
+            ours, theirs = socket.socketpair()
+            try:
+                send_record(control, self.limits, [theirs.fileno()])
+            finally:
+                theirs.close()
+            try:
+                pid = self._spawned.get(timeout=30)
+            except queue.Empty:
+                pid = None
+            if pid is None:
+                ours.close()
+                raise PoolError("the cell zygote did not fork a process")
+        worker = WorkerProcess(pid, ours)
+        ours.settimeout(WORKER_START_TIMEOUT)
+        try:
+            message = receive(ours)
+        except OSError:
+            message = None
+        if not message or message[0] != "ready":
+            worker.kill()
+            raise PoolError(f"the cell process {pid} did not start ({self._how_ended(pid)})")
+        ours.settimeout(None)
+        return worker
+
+    def _replenish(self) -> None:
+        """Start workers until WENDELIN_CELL_SPARE are idle or starting (within the maximum)."""
+        while True:
+            with self.cond:
+                if (self.stopping or len(self.idle) + self.starting >= self.spare
+                        or len(self.workers) + self.starting >= self.max_workers):
+                    return
+                self.starting += 1
+            try:
+                worker = self._spawn()
+            except PoolError as error:
+                logger.error("could not start a spare cell process: %s", error)
+                with self.cond:
+                    self.starting -= 1
+                return
+            with self.cond:
+                self.starting -= 1
+                worker.state = "idle"
+                self.workers.add(worker)
+                self.idle.append(worker)
+                self.cond.notify_all()
+
+    def _replenish_later(self) -> None:
+        threading.Thread(target=self._replenish, name="cell-pool-spare", daemon=True).start()
+
+    def _how_ended(self, pid: int, wait: float = 1.0) -> str:
+        """How a worker ended, as the zygote reported it (``signal 9 (SIGKILL)``)."""
+        deadline = time.monotonic() + wait
+        with self.cond:
+            while pid not in self.exits and time.monotonic() < deadline:
+                self.cond.wait(deadline - time.monotonic())
+            status = self.exits.pop(pid, None)
+        if status is None:
+            return "unknown exit"
+        if os.WIFSIGNALED(status):
+            number = os.WTERMSIG(status)
+            try:
+                return f"signal {number} ({signal.Signals(number).name})"
+            except ValueError:
+                return f"signal {number}"
+        return f"exit code {os.WEXITSTATUS(status)}"
+
+    # -- cells ------------------------------------------------------------------------
+    def _acquire(self, key: str) -> WorkerProcess:
+        """An idle worker for the notebook (its last one if idle), or a new one."""
+        spawn = False
+        with self.cond:
+            while True:
+                if self.stopping:
+                    raise PoolError("the server is stopping")
+                preferred = self.affinity.get(key)
+                if preferred is not None and preferred in self.idle:
+                    worker = preferred
+                    break
+                if self.idle:
+                    worker = self.idle[0]  # the longest idle
+                    break
+                if len(self.workers) + self.starting < self.max_workers:
+                    self.starting += 1
+                    spawn = True
+                    break
+                self.cond.wait()
+            if not spawn:
+                self.idle.remove(worker)
+                worker.state = "busy"
+        if spawn:
+            try:
+                worker = self._spawn()
+            finally:
+                with self.cond:
+                    self.starting -= 1
+            with self.cond:
+                worker.state = "busy"
+                self.workers.add(worker)
+        self._replenish_later()
+        return worker
+
+    def run(self, job: CellJob) -> dict[str, Any]:
+        """Run the cell in a worker; return ERP5's reply (limits and crashes are errors)."""
+        with self.cond:
+            while job.key in self.busy_keys:  # one notebook, one cell at a time
+                self.cond.wait()
+            self.busy_keys.add(job.key)
+        worker = None
+        try:
+            worker = self._acquire(job.key)
+            return self._execute(worker, job)
+        except PoolError as error:
+            return _error_reply("CellProcessError", str(error))
+        finally:
+            with self.cond:
+                self.busy_keys.discard(job.key)
+                self.running.pop(job.key, None)
+                if worker is not None:
+                    if worker.state == "dead":
+                        self.workers.discard(worker)
+                        self.affinity = {k: w for k, w in self.affinity.items() if w is not worker}
+                    else:
+                        worker.state = "idle"
+                        self.idle.append(worker)
+                        self.affinity[job.key] = worker
+                self.cond.notify_all()
+            (self.registry / job.key).unlink(missing_ok=True)
+            if worker is not None and worker.state == "dead":
+                self._replenish_later()
+
+    def _execute(self, worker: WorkerProcess, job: CellJob) -> dict[str, Any]:
+        """Send the job, wait for its reply; enforce the time limit and interrupts' grace."""
+        started = time.monotonic()
+        deadline = started + self.timeout if self.timeout else None
+        with self.cond:
+            worker.phase, worker.interrupted_at = "running", None
+            self.running[job.key] = worker
+        (self.registry / job.key).write_text(f"{worker.pid}\n")
+        try:
+            send(worker.sock, ("run", job))
+        except OSError:
+            return self._ended(worker)
+        while True:
+            readable, _w, _x = select.select([worker.sock], [], [], 0.1)
+            if readable:
+                try:
+                    message = receive(worker.sock)
+                except OSError:
+                    message = None
+                if message is None:
+                    return self._ended(worker)
+                if message[0] == "committing":
+                    worker.phase = "committing"
+                elif message[0] == "done":
+                    _kind, reply, retire = message
+                    if retire:
+                        worker.kill()
+                    return reply
+                elif message[0] == "stuck":
+                    worker.kill()
+                    return _error_reply("KeyboardInterrupt", self._stuck_text())
+                continue
+            now = time.monotonic()
+            if worker.phase == "committing":
+                if deadline is None or now < deadline + COMMIT_GRACE:
+                    continue
+            if deadline is not None and now >= deadline:
+                worker.kill()
+                return _error_reply("CellTimeoutError", (
+                    f"the cell ran longer than its time limit, WENDELIN_CELL_TIMEOUT = "
+                    f"{self.timeout:g} s: it was stopped, its changes rolled back and its "
+                    f"process replaced ({KEPT})"))
+            if (worker.interrupted_at is not None
+                    and now - worker.interrupted_at > INTERRUPT_GRACE + 1.0):
+                worker.kill()
+                return _error_reply("KeyboardInterrupt", self._stuck_text())
+
+    def _stuck_text(self) -> str:
+        return (f"the cell did not stop within {INTERRUPT_GRACE:g} s of the interrupt (busy in "
+                f"C code?): its process was stopped and replaced, its changes rolled back "
+                f"({KEPT})")
+
+    def _ended(self, worker: WorkerProcess) -> dict[str, Any]:
+        """The reply for a worker that died in the middle of a cell."""
+        interrupted = worker.interrupted_at is not None
+        worker.kill()
+        how = self._how_ended(worker.pid)
+        if interrupted:
+            return _error_reply("KeyboardInterrupt", self._stuck_text())
+        memory = ""
+        if self.limits.memory and any(s in how for s in ("SIGSEGV", "SIGABRT", "SIGBUS")):
+            memory = (f"; it may have reached its memory limit, WENDELIN_CELL_MEMORY = "
+                      f"{self.limits.memory / 1024**3:.2f} GiB")
+        return _error_reply("CellProcessDied", (
+            f"the cell's process ended before the cell finished ({how}{memory}): its changes "
+            f"were rolled back and a new process takes its place ({KEPT})"))
+
+    def interrupt(self, key: str) -> bool:
+        """SIGINT to the process running the notebook's cell, here or in another server process."""
+        with self.cond:
+            worker = self.running.get(key)
+            if worker is not None and worker.phase == "running":
+                worker.interrupted_at = time.monotonic()
+                pid = worker.pid
+            else:
+                pid = None
+        if pid is None:
+            pid = self._registered(key)
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, signal.SIGINT)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def _registered(self, key: str) -> int | None:
+        """The pid of the cell process another server process runs the notebook in."""
+        try:
+            pid = int((self.registry / key).read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return None
+        return pid if WORKER_MODULE.encode() in cmdline else None
+
+
+def start_cell_pool(settings: Any, zope_conf: Path) -> CellPool | None:
+    """The started pool for this server, or None when cells run in request threads."""
+    if not settings.cell_workers:
+        return None
+    from .. import server
+
+    address = settings.zeo or str(server.zeo_socket_path(settings))
+    pool = CellPool(zope_conf, settings, address)
+    pool.start()
+    return pool

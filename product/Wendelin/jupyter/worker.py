@@ -1,0 +1,376 @@
+"""Cell processes: a zygote with Zope configured forks one process per cell worker.
+
+``python -m Products.Wendelin.jupyter.worker ZOPE_CONF FD`` is started by the server's
+:class:`~.pool.CellPool`. It configures Zope once from the server's own ``zope.conf``
+(a ZEO client of the same database), closes its database, then forks a worker on each
+request received on its control socket (FD), the worker's end of a socket pair coming
+with the request (SCM_RIGHTS). A worker opens a database client of its own, lowers its
+priority, sets its address-space limit and runs one cell at a time as the user the job
+names: one cell = one transaction, retried on write conflicts like a request.
+
+SIGINT interrupts the running cell (KeyboardInterrupt in its output, its changes rolled
+back); outside a cell it is ignored. A cell that does not stop within
+:data:`INTERRUPT_GRACE` seconds (stuck in C code) makes the process tell the pool and
+exit. Frames on both sockets are length-prefixed pickles: both ends are this program.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import resource
+import select
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Seconds a cell may take to stop after SIGINT before its process exits.
+INTERRUPT_GRACE = 1.5
+_HEADER = struct.Struct("!Q")
+
+
+# -- framing ----------------------------------------------------------------------------
+def send(sock: socket.socket, message: Any) -> None:
+    """Send one message (a pickle with its length)."""
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    sock.sendall(_HEADER.pack(len(data)) + data)
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes | None:
+    chunks, missing = [], size
+    while missing:
+        chunk = sock.recv(min(missing, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        missing -= len(chunk)
+    return b"".join(chunks)
+
+
+def receive(sock: socket.socket) -> Any:
+    """The next message, or None when the other end closed."""
+    header = _recv_exactly(sock, _HEADER.size)
+    if header is None:
+        return None
+    data = _recv_exactly(sock, _HEADER.unpack(header)[0])
+    return None if data is None else pickle.loads(data)
+
+
+#: Largest record on the zygote's control socket (a SOCK_SEQPACKET pair: one message each).
+RECORD_SIZE = 1 << 16
+
+
+def send_record(sock: socket.socket, message: Any, fds: list[int] | None = None) -> None:
+    """One record on the control socket, with file descriptors when given."""
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    if fds:
+        socket.send_fds(sock, [data], fds)
+    else:
+        sock.send(data)
+
+
+def receive_record(sock: socket.socket) -> tuple[Any, list[int]]:
+    """The next record and the descriptors it carried; ``(None, [])`` when closed."""
+    data, fds, _flags, _addr = socket.recv_fds(sock, RECORD_SIZE, 4)
+    return (pickle.loads(data) if data else None), fds
+
+
+# -- what a cell needs ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Limits:
+    """Per-process limits a worker applies to itself after the fork."""
+
+    memory: int = 0  # RLIMIT_AS in bytes, 0 for none
+    nice: int = 0
+    conflict_retries: int = 10
+
+
+@dataclass
+class CellJob:
+    """One cell to run: the code, where it runs, as whom, and the request it came with."""
+
+    code: str
+    key: str  # the notebook's module name: one notebook, one key
+    notebook_path: tuple[str, ...]
+    context_path: tuple[str, ...]
+    user_id: str
+    user_folder_path: tuple[str, ...]
+    store_history: bool = True
+    environ: dict[str, str] = field(default_factory=dict)
+    script: tuple[str, ...] = ()
+    virtual_root: tuple[str, ...] | None = None
+
+
+# -- the zygote -------------------------------------------------------------------------
+def zygote(zope_conf: str, control_fd: int) -> None:
+    """Configure Zope without keeping its database open, then fork workers on request."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are for cells
+    control = socket.socket(fileno=control_fd)
+    import Zope2
+
+    from ..server import make_app
+
+    make_app(zope_conf)
+    _warm_imports()
+    Zope2.DB.close()
+    send_record(control, ("ready", os.getpid()))
+    children: set[int] = set()
+    while True:
+        readable, _w, _x = select.select([control], [], [], 0.5)
+        _reap(children, control)
+        if not readable:
+            continue
+        try:
+            limits, fds = receive_record(control)
+        except OSError:
+            limits, fds = None, []
+        if limits is None:  # the server is gone: so are we (workers see their sockets close)
+            for pid in children:
+                _kill(pid, signal.SIGKILL)
+            os._exit(0)
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            try:
+                _worker(fds[0], limits)
+            finally:
+                os._exit(1)
+        os.close(fds[0])
+        children.add(pid)
+        send_record(control, ("spawned", pid))
+
+
+def _warm_imports() -> None:
+    """Import what cells commonly use, once, so every forked worker has it ready."""
+    for name in ("numpy", "matplotlib.pyplot", "pandas", "scipy.signal"):
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+
+
+def _reap(children: set[int], control: socket.socket) -> None:
+    """Collect exited workers and tell the pool how each ended."""
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        children.discard(pid)
+        try:
+            send_record(control, ("exited", pid, status))
+        except OSError:
+            pass
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+# -- a worker ---------------------------------------------------------------------------
+class _Interrupts:
+    """SIGINT raises KeyboardInterrupt in a running cell; a watchdog ends a stuck one.
+
+    Main-thread only for :meth:`begin` and :meth:`end` (they set the signal's handler).
+    """
+
+    def __init__(self, channel: socket.socket, lock: threading.Lock) -> None:
+        self.channel = channel
+        self.lock = lock
+        self.running: int | None = None  # the number of the running cell
+        self.number = 0
+        read, write = os.pipe()
+        os.set_blocking(write, False)
+        self.wakeup = read
+        signal.set_wakeup_fd(write)
+        self.parent = os.getppid()
+        threading.Thread(target=self._watch, name="cell-watchdog", daemon=True).start()
+
+    def begin(self) -> None:
+        """A cell starts: SIGINT raises KeyboardInterrupt (Python's own handler, no frame)."""
+        self.number += 1
+        self.running = self.number
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def end(self) -> None:
+        """The cell is over: a late interrupt is ignored (the commit is not interrupted)."""
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        self.running = None
+
+    def _watch(self) -> None:
+        """Wake on each signal; exit if a cell ignores an interrupt or the zygote died."""
+        while True:
+            readable, _w, _x = select.select([self.wakeup], [], [], 1.0)
+            if os.getppid() != self.parent:
+                os._exit(1)  # the zygote (and so the server) is gone
+            if not readable:
+                continue
+            signals = os.read(self.wakeup, 64)
+            cell = self.running
+            if signal.SIGINT not in signals or cell is None:
+                continue
+            deadline = time.monotonic() + INTERRUPT_GRACE
+            while self.running == cell and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if self.running == cell:
+                if self.lock.acquire(timeout=1.0):
+                    try:
+                        send(self.channel, ("stuck", cell))
+                    except OSError:
+                        pass
+                os._exit(3)
+
+
+def _reopen_database() -> Any:
+    """Open this process's own database client from the configuration Zope was given."""
+    import App.ZApplication
+    import OFS.Application
+    import Zope2
+    import Zope2.App.startup
+    from App.config import getConfiguration
+
+    dbtab = getConfiguration().dbtab
+    dbtab.databases.pop(dbtab.getName("/"), None)  # the zygote's, closed
+    db = dbtab.getDatabase("/", is_root=1)
+    Zope2.DB = db
+    wrapper = App.ZApplication.ZApplicationWrapper(db, "Application", OFS.Application.Application)
+    Zope2.bobo_application = Zope2.App.startup.app = wrapper
+    return db
+
+
+def _worker(fd: int, limits: Limits) -> None:
+    """A worker's life: open the database, then run the cells sent until the socket closes."""
+    channel = socket.socket(fileno=fd)
+    lock = threading.Lock()
+    if limits.nice:
+        os.nice(limits.nice)
+    db = _reopen_database()
+    if limits.memory:
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
+    interrupts = _Interrupts(channel, lock)
+    with lock:
+        send(channel, ("ready", os.getpid()))
+    while True:
+        message = receive(channel)
+        if message is None:
+            break
+        _kind, job = message
+        reply, retire = run_job(db, job, limits, interrupts, channel, lock)
+        with lock:
+            send(channel, ("done", reply, retire))
+        if retire:
+            break
+    db.close()
+    os._exit(0)
+
+
+def _request(app: Any, job: CellJob) -> Any:
+    """A request for the cell like the one it came with (host, port, virtual hosting)."""
+    from Testing.makerequest import makerequest
+
+    environ = {"REQUEST_METHOD": "POST", **job.environ}
+    wrapped = makerequest(app, environ=environ)
+    request = wrapped.REQUEST
+    if job.script:
+        request._script = list(job.script)
+    if job.virtual_root is not None:
+        request.other["VirtualRootPhysical"] = job.virtual_root
+    return wrapped
+
+
+def _memory_note(limits: Limits) -> str:
+    return (f"the cell process reached its memory limit, WENDELIN_CELL_MEMORY = "
+            f"{limits.memory / 1024**3:.2f} GiB of address space; its changes were rolled "
+            "back and its process replaced")
+
+
+def run_job(
+    db: Any, job: CellJob, limits: Limits, interrupts: _Interrupts,
+    channel: socket.socket, lock: threading.Lock,
+) -> tuple[dict[str, Any], bool]:
+    """Run one cell in a transaction of its own, as the job's user; return (reply, retire)."""
+    import transaction
+    from AccessControl.SecurityManagement import newSecurityManager, noSecurityManager
+    from transaction.interfaces import TransientError
+    from zope.component.hooks import setSite
+    from zope.globalrequest import clearRequest, setRequest
+
+    from . import session
+    from .protocol import empty_reply, erp5_reply
+
+    for attempt in range(limits.conflict_retries + 1):
+        transaction.abort()
+        connection = db.open()
+        app = None
+        try:
+            app = _request(connection.root()["Application"], job)
+            setRequest(app.REQUEST)
+            folder = app.unrestrictedTraverse(job.user_folder_path)
+            user = folder.getUserById(job.user_id)
+            if user is None:
+                raise LookupError(f"user {job.user_id!r} no longer exists")
+            newSecurityManager(None, user.__of__(folder))
+            notebook = app.unrestrictedTraverse(job.notebook_path)
+            setSite(notebook.getPortalObject())
+            context = app.unrestrictedTraverse(job.context_path)
+            interrupts.begin()
+            try:
+                cell = session.execute(notebook, context, job.code, store_history=job.store_history)
+            finally:
+                interrupts.end()
+            if isinstance(cell.error, MemoryError):
+                transaction.abort()
+                reply = erp5_reply(cell)
+                reply["evalue"] = f"{reply['evalue'] or 'out of memory'} ({_memory_note(limits)})"
+                reply["traceback"] = [*reply["traceback"], _memory_note(limits)]
+                return reply, True
+            with lock:
+                send(channel, ("committing", interrupts.number))
+            transaction.commit()
+            return erp5_reply(cell), False
+        except TransientError as error:
+            transaction.abort()
+            if attempt == limits.conflict_retries:
+                reply = empty_reply()
+                evalue = f"still conflicting after {attempt} retries: {error}"
+                reply.update(status="error", ename=type(error).__name__, evalue=evalue,
+                             traceback=[f"{type(error).__name__}: {evalue}"])
+                return reply, False
+            time.sleep(random.uniform(0.01, 0.1) * (attempt + 1))
+        except BaseException as error:  # noqa: BLE001  (the cell's failure is its reply)
+            transaction.abort()
+            reply = empty_reply()
+            memory = isinstance(error, MemoryError)
+            evalue = _memory_note(limits) if memory else str(error)
+            reply.update(status="error", ename=type(error).__name__, evalue=evalue,
+                         traceback=[f"{type(error).__name__}: {evalue}"])
+            return reply, memory
+        finally:
+            interrupts.end()
+            noSecurityManager()
+            setSite(None)
+            clearRequest()
+            if app is not None:
+                app.REQUEST.close()
+            connection.close()
+    raise AssertionError("unreachable")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    zygote(args[0], int(args[1]))
+
+
+if __name__ == "__main__":
+    main()
