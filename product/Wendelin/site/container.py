@@ -79,7 +79,12 @@ class ContentContainerMixin:
     @security.protected(AddPortalContent)
     @zpublish(False)
     def newContent(self, portal_type: str | None = None, id: str | None = None, **properties: Any):
-        """Create a document, catalogue it and return it (acquisition-wrapped)."""
+        """Create a document, catalogue it and return it (acquisition-wrapped).
+
+        ``temp_object=True`` (ERP5's temporary objects) makes a document that is never
+        stored nor catalogued, wrapped in this container; its id need not be free.
+        """
+        temporary = bool(properties.pop("temp_object", False))
         allowed = self.getAllowedPortalTypeList()
         if portal_type is None:
             if not allowed:
@@ -96,6 +101,14 @@ class ContentContainerMixin:
         if fti is None:
             raise PortalTypeError(f"unknown portal type {portal_type!r}")
         factory = getUtility(IFactory, fti.factory)
+        if temporary:
+            document = factory(check_id(id) if id is not None else "temp")
+            if not hasattr(type(document), "_temp_object"):
+                raise PortalTypeError(f"{portal_type!r} has no temporary documents")
+            document._setPortalTypeName(portal_type)
+            document._temp_object = True
+            document._setProperties(properties)
+            return document.__of__(self)
         if id is None:
             id = self._nextId()
         else:
@@ -129,6 +142,8 @@ class ContentContainerMixin:
             raise InvalidInputError(
                 f"body must be a JSON object, got {type(properties).__name__}"
             )
+        if "temp_object" in properties:
+            raise InvalidInputError("temporary documents are made by code, not over HTTP")
         try:
             document = self.newContent(**properties)
         except TypeError as exc:

@@ -38,6 +38,44 @@ def array_info(document: Any) -> dict[str, Any]:
     }
 
 
+def line_list(document: Any, can_view: Any) -> list[dict[str, Any]]:
+    """The Data Array Lines of a Data Array the visitor may see: title, URL, index, shape."""
+    if not hasattr(document, "objectValues"):
+        return []
+    lines = []
+    for line in document.objectValues("Wendelin Data Array Line"):
+        if not can_view(line):
+            continue
+        try:
+            shape = line.getArrayShape()
+        except ValueError as exc:  # an index that no longer fits the parent's shape
+            shape, problem = None, str(exc)
+        else:
+            problem = ""
+        lines.append({
+            "title": line.getTitle() or line.getReference() or line.getId(),
+            "url": line.absolute_url() + "/view",
+            "index_expression": line.getIndexExpression() or "...",
+            "shape": "" if shape is None else " × ".join(str(n) for n in shape) or "scalar",
+            "problem": problem,
+        })
+    return lines
+
+
+def parent_info(document: Any) -> dict[str, Any]:
+    """For a Data Array Line: its parent's title and page, its index, dtype and names."""
+    if not hasattr(document, "getParentDataArray"):
+        return {}
+    parent = document.getParentDataArray()
+    return {
+        "title": parent.getTitle() or parent.getReference() or parent.getId(),
+        "url": parent.absolute_url() + "/view",
+        "index_expression": document.getIndexExpression() or "...",
+        "dtype": document.getDtype(),
+        "names": ", ".join(document.getNameList()),
+    }
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, float | np.floating):
         return f"{value:.6g}"
@@ -69,7 +107,7 @@ def first_rows(document: Any, rows: int = 10, columns: int = 8) -> dict[str, Any
 def plot_kind(document: Any) -> str:
     """``"line"``, ``"image"`` or ``""`` (nothing to plot) for this array."""
     array = document.getArray()
-    if array is None or array.shape[0] == 0 or array.ndim not in (1, 2):
+    if array is None or array.ndim not in (1, 2) or array.shape[0] == 0:
         return ""
     if array.dtype.kind not in "biuf":
         return ""
