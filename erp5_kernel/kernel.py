@@ -7,6 +7,7 @@ Failures (missing settings, 401, 403, unreachable server, TLS, 5xx) are shown as
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Any
 
 from ipykernel.kernelbase import Kernel
@@ -22,7 +23,10 @@ from .client import (
 )
 from .magics import ACTIONS, SETTERS, KernelSettings, reference_from_session, split_magics
 from .notebook_path import current_notebook_path, kernel_id_of
-from .protocol import Output, execute, outputs_from_reply, reference_exists
+from .protocol import Output, execute, interrupt, outputs_from_reply, reference_exists
+
+#: Seconds to wait for an interrupted cell's answer once the server was asked to stop it.
+INTERRUPT_WAIT = 10.0
 
 #: What to change for each kind of failure, appended to its message.
 HINTS: dict[type[Erp5Error], str] = {
@@ -87,7 +91,7 @@ class Erp5Kernel(Kernel):
         """Run a cell on the server and publish its outputs as Jupyter messages."""
         try:
             outputs = self.run_cell(code, store_history)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # a second interrupt, or a server that could not stop it
             outputs = [Output("error", {
                 "ename": "KeyboardInterrupt",
                 "evalue": "stopped waiting for the server; the cell may still run there",
@@ -130,9 +134,7 @@ class Erp5Kernel(Kernel):
                     outputs += self.my_notebooks()
             if rest:
                 connection = self.connect()
-                reply = execute(
-                    connection, rest, self.settings.reference, self.settings.title, store_history
-                )
+                reply = self.execute_interruptibly(connection, rest, store_history)
                 outputs += outputs_from_reply(reply, self.execution_count)
             elif changed:
                 outputs.append(stream(self.announce()))
@@ -141,6 +143,42 @@ class Erp5Kernel(Kernel):
                 self.settings.connected = False
             outputs.append(error_output(exc))
         return outputs
+
+    def execute_interruptibly(
+        self, connection: Connection, code: str, store_history: bool
+    ) -> dict[str, Any]:
+        """POST the cell from a thread; Jupyter's interrupt (SIGINT here) stops it on the server.
+
+        On interrupt the server is asked to interrupt the notebook's cell
+        (Base_interruptJupyter) and the cell's own answer, KeyboardInterrupt in its
+        output, is awaited a little; a second interrupt, or a server that cannot
+        interrupt, stops waiting (KeyboardInterrupt raised here).
+        """
+        reference, title = self.settings.reference, self.settings.title
+        answer: dict[str, Any] = {}
+        done = threading.Event()
+
+        def post() -> None:
+            try:
+                answer["reply"] = execute(connection, code, reference, title, store_history)
+            except BaseException as exc:  # noqa: BLE001  (re-raised in the kernel's thread)
+                answer["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=post, name="erp5-cell", daemon=True).start()
+        try:
+            done.wait()
+        except KeyboardInterrupt:
+            try:
+                interrupted = interrupt(connection, reference or "")
+            except Erp5Error:
+                interrupted = False
+            if not done.wait(INTERRUPT_WAIT if interrupted else 1.0):
+                raise
+        if "error" in answer:
+            raise answer["error"]
+        return answer["reply"]
 
     def follow_notebook(self) -> list[Output]:
         """After the notebook was renamed in Jupyter, use the reference of its new name."""

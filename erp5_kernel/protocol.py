@@ -46,6 +46,16 @@ def execute(
     return reply
 
 
+#: The script that interrupts a notebook's running cell (Wendelin; ERP5 has none: 404).
+INTERRUPT_SCRIPT = "Base_interruptJupyter"
+
+
+def interrupt(connection: Connection, reference: str) -> bool:
+    """Ask the server to interrupt the notebook's running cell; whether one was running."""
+    reply = connection.json("POST", INTERRUPT_SCRIPT, data={"reference": reference}, timeout=10)
+    return bool(isinstance(reply, dict) and reply.get("interrupted"))
+
+
 def reference_exists(connection: Connection, reference: str) -> bool:
     """Whether a notebook already has ``reference`` (ERP5: any non-empty body means yes)."""
     response = connection.request(
