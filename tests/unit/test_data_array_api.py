@@ -1,6 +1,8 @@
 """Real Wendelin's Data Array API in the portal: field names, getArrayIndex, temporary
 Data Arrays in RAM, and Data Array Lines (sub-arrays by a parsed index expression)."""
 
+import io
+
 import numpy as np
 import pytest
 import transaction
@@ -189,3 +191,49 @@ def test_restricted_scripts_get_read_only_line_views(portal):
     assert script() == ([True, True, True], (3, 3), None)
     assert doc.firsts.getArray().flags.writeable  # trusted code keeps writable views
     np.testing.assert_array_equal(doc.getArray()[:3], data[:3])
+
+
+def _get(document, environ=None, **form):
+    """Call the document's index_html as the publisher does; return (response, body)."""
+    from Acquisition import aq_base
+    from Testing.makerequest import makerequest
+
+    request = makerequest(aq_base(document.getPhysicalRoot()), environ={
+        "REQUEST_METHOD": "GET", "HTTP_ACCEPT": "*/*", **(environ or {})}).REQUEST
+    request.form.update(form)
+    response = request.RESPONSE
+    body = document.index_html(request, response)
+    return response, body if isinstance(body, bytes) else list(body)
+
+
+def test_download_holds_view_writes_made_earlier_in_the_same_transaction(portal):
+    doc, data = _filled(portal, shape=(200_000,))  # 1.6 MB: a block of 2 MiB, live views
+    view = doc.getArray()[:]
+    view[5] = 42.0  # not committed, not written out: only the mapping holds it
+    _response, body = _get(doc)
+    stored = np.load(io.BytesIO(b"".join(body)))
+    assert stored[5] == 42.0 and stored[6] == data[6]
+    _response, body = _get(doc, format="raw")
+    assert np.frombuffer(b"".join(body), "<f8")[5] == 42.0
+
+
+def test_streamed_answers_stay_in_blocks_within_the_budget(portal):
+    from Products.Wendelin.document import array as array_module
+
+    doc, data = _filled(portal, shape=(400_000, 3))  # 9.6 MB
+    line = doc.newContent(portal_type="Data Array Line", index_expression="::-1, 1:")
+    transaction.commit()
+    with memory_budget(1 << 20):
+        for target, params, expected in (
+            (doc, {"format": "raw"}, data),
+            (line, {}, None),
+            (line, {"format": "raw"}, data[::-1, 1:]),
+        ):
+            _response, chunks = _get(target, **params)
+            assert max(len(chunk) for chunk in chunks) <= (1 << 20) // 8
+            content = b"".join(chunks)
+            if expected is None:
+                np.testing.assert_array_equal(np.load(io.BytesIO(content)), data[::-1, 1:])
+            else:
+                assert content == np.ascontiguousarray(expected).tobytes()
+    assert array_module.STREAM_BLOCK <= 8 << 20
