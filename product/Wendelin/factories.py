@@ -3,7 +3,6 @@
 from zope.component.factory import Factory
 
 from .document.array import DataArray
-from .document.array_line import DataArrayLine
 from .document.data_analysis import DataAnalysis, DataAnalysisLine, ProgressIndicator
 from .document.data_ingestion import DataIngestion, DataIngestionLine
 from .document.data_product import DataProduct
@@ -18,11 +17,11 @@ from .document.notebook import DataNotebook, DataNotebookLine
 from .document.operation import DataOperation
 from .document.stream import DataStream
 from .ingestion.policy import IngestionPolicy
+from .ingestion.supply import SupplyIngestionPolicy
 from .site.module import DataModule
 
 DataStreamFactory = Factory(DataStream, title="Data Stream")
 DataArrayFactory = Factory(DataArray, title="Data Array")
-DataArrayLineFactory = Factory(DataArrayLine, title="Data Array Line")
 DataNotebookFactory = Factory(DataNotebook, title="Data Notebook")
 DataNotebookLineFactory = Factory(DataNotebookLine, title="Data Notebook Line")
 DataOperationFactory = Factory(DataOperation, title="Data Operation")
@@ -46,3 +45,4 @@ DataTransformationOperationLineFactory = Factory(
 DataAnalysisFactory = Factory(DataAnalysis, title="Data Analysis")
 DataAnalysisLineFactory = Factory(DataAnalysisLine, title="Data Analysis Line")
 ProgressIndicatorFactory = Factory(ProgressIndicator, title="Progress Indicator")
+SupplyIngestionPolicyFactory = Factory(SupplyIngestionPolicy, title="Ingestion Policy")

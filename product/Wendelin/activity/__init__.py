@@ -7,6 +7,7 @@ message, the message removed in the same transaction as the work); :mod:`.alarm`
 periodic alarm that creates and runs Data Analyses.
 """
 
+from . import scripts  # noqa: F401  (declares what pipeline skin scripts may import)
 from .queue import ActivityTool, activate, ensure_activity_tool, get_activity_tool
 
 __all__ = ["ActivityTool", "activate", "ensure_activity_tool", "get_activity_tool"]

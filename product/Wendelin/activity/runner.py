@@ -23,7 +23,7 @@ from typing import Any
 
 import transaction
 from AccessControl.SecurityManagement import newSecurityManager, noSecurityManager
-from AccessControl.SpecialUsers import system
+from AccessControl.users import UnrestrictedUser
 from ZODB.POSException import ConflictError
 from zope.component.hooks import setSite
 
@@ -307,14 +307,19 @@ class Worker(threading.Thread):
         logger.error("could not record the failure of activity %s", key)
 
 
+#: Who runs messages queued by the system (alarms): unrestricted, and a Manager for the
+#: catalog, which filters results by roles (Zope's own system user has none it knows).
+SYSTEM = UnrestrictedUser("Wendelin Activities", "", ("Manager",), [])
+
+
 def _user(portal: Any, user_id: str | None) -> Any:
-    """The user a message runs as (system for messages queued by the system)."""
+    """The user a message runs as (SYSTEM for messages queued by the system)."""
     if user_id:
         for folder in (portal.acl_users, portal.getPhysicalRoot().acl_users):
             user = folder.getUserById(user_id)
             if user is not None:
                 return user.__of__(folder)
-    return system
+    return SYSTEM
 
 
 class ActivityRunner:

@@ -55,11 +55,13 @@ class DataAnalysis(PipelineFolder):
         per_line = []
         count = 1
         for line in self.getLineList():
-            if line is operation_line or not line.getReference():
+            if operation_line is not None and line.getId() == operation_line.getId():
                 continue
             items: dict[str, list[Any]] = {}
             for item in line.getAggregateValueList():
                 items.setdefault(item.getPortalType(), []).append(item)
+            if not line.getReference() or not items:
+                continue
             count = max([count] + [len(found) for found in items.values()])
             per_line.append((line.getReference(), items))
         calls = []

@@ -10,7 +10,8 @@ from __future__ import annotations
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
 
-from .pipeline_base import PipelineDocument, PipelineFolder
+from ..permissions import View
+from .pipeline_base import PIPELINE_PROPERTIES, PipelineDocument, PipelineFolder
 
 
 class DataSupply(PipelineFolder):
@@ -19,6 +20,14 @@ class DataSupply(PipelineFolder):
     meta_type = "Wendelin Data Supply"
     portal_type = "Data Supply"
     security = ClassSecurityInfo()
+    #: ``sensor.product``: tags name the product (``<sensor>.<product>``), as ``default``.
+    property_types = {**PIPELINE_PROPERTIES, "tag_format": str}
+    tag_format = ""
+
+    @security.protected(View)
+    def getTagFormat(self) -> str:
+        """How tags are read: '' (the supply's own product) or ``sensor.product``."""
+        return self.tag_format
 
 
 InitializeClass(DataSupply)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import numpy as np
@@ -34,7 +35,165 @@ from .http import (
 STREAM_BLKSIZE = 256 * 1024
 
 
-class DataStream(WendelinDocument):
+# -- Pipelines (issue 17): ERP5's Data Stream API for ingestion and transformations --------
+class _StreamPipelineMixin:
+    """Linked streams, msgpack reading and chunked transforms run by activities."""
+
+    security = ClassSecurityInfo()
+    successor = ""
+    predecessor = ""
+
+    def _linked(self, attribute: str) -> DataStream | None:
+        path = getattr(self, attribute, "")
+        if not path:
+            return None
+        try:
+            return self.getPortalObject().unrestrictedTraverse(path)
+        except (KeyError, AttributeError):
+            return None
+
+    @security.protected(View)
+    def getSuccessorValue(self) -> DataStream | None:
+        """The stream that continues this one, or None."""
+        return self._linked("successor")
+
+    @security.protected(View)
+    def getPredecessorValue(self) -> DataStream | None:
+        """The stream this one continues, or None."""
+        return self._linked("predecessor")
+
+    @security.protected(ModifyPortalContent)
+    @zpublish(False)
+    def setSuccessorValue(self, stream) -> None:
+        """Link the stream that continues this one (None unlinks)."""
+        self.successor = stream.getRelativeUrl() if stream is not None else ""
+
+    @security.protected(ModifyPortalContent)
+    @zpublish(False)
+    def setPredecessorValue(self, stream) -> None:
+        """Link the stream this one continues (None unlinks)."""
+        self.predecessor = stream.getRelativeUrl() if stream is not None else ""
+
+    def _walk(self, attribute: str) -> list:
+        found, seen = [], {self.getRelativeUrl()}
+        current = self._linked(attribute)
+        while current is not None and current.getRelativeUrl() not in seen:
+            seen.add(current.getRelativeUrl())
+            found.append(current)
+            current = current._linked(attribute)
+        return found
+
+    @security.protected(View)
+    def getRecursiveSuccessorValueList(self) -> list:
+        """Every stream after this one, nearest first (cycles stop the walk)."""
+        return self._walk("successor")
+
+    @security.protected(View)
+    def getRecursivePredecessorValueList(self) -> list:
+        """Every stream before this one, nearest first."""
+        return self._walk("predecessor")
+
+    @security.protected(View)
+    @zpublish(False)
+    def readMsgpackChunkList(self, start: int = 0, end: int | None = None) -> tuple[list, int]:
+        """The whole msgpack objects stored in ``[start, end)`` and where the last one ends."""
+        import msgpack
+
+        end = self.getSize() if end is None else min(int(end), self.getSize())
+        check_copy(max(0, end - start), "readMsgpackChunkList()", "read a smaller range")
+        unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+        found, done = [], start
+        for chunk in self.iterate(start, end):
+            unpacker.feed(chunk)
+            for item in unpacker:
+                found.append(item)
+                done = start + unpacker.tell()
+        return found, done
+
+    @security.public
+    def extractDateTime(self, value) -> np.datetime64:
+        """A fluentd timestamp (seconds, or EventTime) as ``numpy.datetime64(value, 's')``."""
+        import msgpack
+
+        if isinstance(value, msgpack.ExtType) and value.code == 0 and len(value.data) == 8:
+            value = int.from_bytes(value.data[:4], "big")
+        elif isinstance(value, msgpack.Timestamp):
+            value = value.seconds
+        return np.datetime64(int(value), "s")
+
+    @security.protected(ModifyPortalContent)
+    @zpublish(False)
+    def transformInActivities(self, chunk_length=1048576, transform_script_id=None,
+                              data_array_reference=None, parallelize=0) -> str:
+        """``DataStream_transform``: queue the chunked transform and return at once.
+
+        Each chunk (ending at a line end) is one activity calling ``transform_script_id``
+        with ``(stream, chunk_list, start, end, data_array_reference)``; serial chunks
+        queue the next one, ``parallelize`` queues them all at once.
+        """
+        from ..activity import activate
+        from ..inputs import as_int
+
+        chunk_length = as_int("chunk_length", chunk_length, minimum=1)
+        script = transform_script_id or "DataStream_copyCSVToDataArray"
+        if not isinstance(script, str) or not script.isidentifier():
+            raise InvalidInputError(f"transform_script_id is not a script name: {script!r}")
+        tag = f"transform:{self.getRelativeUrl()}:{uuid.uuid4().hex[:8]}"
+        if as_int("parallelize", parallelize or 0, minimum=0):
+            position, size = 0, self.getSize()
+            while position < size:
+                stop = self._chunkEnd(position, chunk_length)
+                activate(self, tag=tag).transformChunk(position, stop, script,
+                                                       data_array_reference, 0, tag)
+                position = stop
+        else:
+            activate(self, serialization_tag=tag, tag=tag).transformChunk(
+                0, None, script, data_array_reference, chunk_length, tag)
+        return tag
+
+    def _chunkEnd(self, start: int, chunk_length: int) -> int:
+        """Where a chunk from ``start`` stops: after the last line end within
+        ``chunk_length`` bytes (or the whole line if it is longer), at most the stream end."""
+        size = self.getSize()
+        stop = min(size, start + chunk_length)
+        if stop == size:
+            return size
+        block = b"".join(self.iterate(start, stop))
+        cut = block.rfind(b"\n")
+        if cut >= 0:
+            return start + cut + 1
+        position = stop
+        while position < size:  # a line longer than a chunk: take it whole
+            piece = b"".join(self.iterate(position, min(size, position + chunk_length)))
+            found = piece.find(b"\n")
+            if found >= 0:
+                return position + found + 1
+            position += len(piece)
+        return size
+
+    security.declarePrivate("transformChunk")
+
+    def transformChunk(self, start, end, script_id, data_array_reference, chunk_length,
+                       tag) -> None:
+        """One activity of a transform: the chunk ``[start, end)``; serial runs (``end`` is
+        None) compute their end and queue the next chunk in the same transaction."""
+        from ..activity import activate
+
+        if end is None:
+            end = self._chunkEnd(start, chunk_length)
+            if end < self.getSize():
+                activate(self, serialization_tag=tag, tag=tag).transformChunk(
+                    end, None, script_id, data_array_reference, chunk_length, tag)
+        if end <= start:
+            return
+        getattr(self, script_id)(self, self.readChunkList(start, end), start, end,
+                                 data_array_reference)
+
+
+InitializeClass(_StreamPipelineMixin)
+
+
+class DataStream(_StreamPipelineMixin, WendelinDocument):
     """A stream of bytes, such as an uploaded sound file or a sensor feed (ERP5 API)."""
 
     meta_type = "Wendelin Data Stream"
@@ -197,3 +356,4 @@ class DataStream(WendelinDocument):
 
 
 InitializeClass(DataStream)
+
