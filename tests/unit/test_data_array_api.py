@@ -130,6 +130,9 @@ def test_data_array_line_is_a_view_of_its_parent(portal):
         column.initArray((3,), "f8")
     with pytest.raises(InvalidInputError):
         doc.newContent(portal_type="Data Array Line", index_expression="os.system('x')")
+    portal.data_array_module.manage_delObjects([doc.getId()])  # its lines go with it
+    transaction.commit()
+    assert not portal.portal_catalog(portal_type="Data Array Line", reference="col-2")
 
 
 def test_data_array_line_selects_fields_and_views_dtype_and_names(portal):

@@ -161,6 +161,7 @@ class DataArrayLine(ArrayDocumentMixin, WendelinDocument):
         return list(self.name_list)
 
     @security.protected(View)
+    @zpublish(False)
     def getParentDataArray(self) -> Any:
         """The Data Array this line is a sub-array of."""
         return aq_parent(aq_inner(self))
