@@ -3,6 +3,7 @@
 from zope.component.factory import Factory
 
 from .document.array import DataArray
+from .document.array_line import DataArrayLine
 from .document.data_analysis import DataAnalysis, DataAnalysisLine, ProgressIndicator
 from .document.data_ingestion import DataIngestion, DataIngestionLine
 from .document.data_product import DataProduct
@@ -22,6 +23,7 @@ from .site.module import DataModule
 
 DataStreamFactory = Factory(DataStream, title="Data Stream")
 DataArrayFactory = Factory(DataArray, title="Data Array")
+DataArrayLineFactory = Factory(DataArrayLine, title="Data Array Line")
 DataNotebookFactory = Factory(DataNotebook, title="Data Notebook")
 DataNotebookLineFactory = Factory(DataNotebookLine, title="Data Notebook Line")
 DataOperationFactory = Factory(DataOperation, title="Data Operation")
