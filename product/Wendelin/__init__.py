@@ -22,6 +22,21 @@ def register_skin_directories() -> list[str]:
     return keys
 
 
+#: CMF's catalog maintenance methods: callable by code with Modify portal content, never
+#: by URL (a POST to ``reindexObject`` changed a document's modification date).
+UNPUBLISHED_CMF_METHODS = ("indexObject", "unindexObject", "reindexObject",
+                           "reindexObjectSecurity")
+
+
+def unpublish_cmf_maintenance() -> None:
+    """Mark CMF's catalog maintenance methods as not publishable (registration time)."""
+    from Products.CMFCore.CMFCatalogAware import CatalogAware
+    from ZPublisher import zpublish
+
+    for name in UNPUBLISHED_CMF_METHODS:
+        zpublish(False)(getattr(CatalogAware, name))
+
+
 def initialize(context) -> None:
     """Zope product hook."""
     global _initialized
@@ -35,6 +50,7 @@ def initialize(context) -> None:
     declare_public_api()
     declare_restricted_access()
     register_skin_directories()
+    unpublish_cmf_maintenance()
     from .jupyter import install_process_hooks
 
     install_process_hooks()  # once per process, never from request code

@@ -28,14 +28,16 @@ from urllib.parse import quote, unquote_to_bytes, urlsplit
 import transaction
 from AccessControl.SecurityManagement import getSecurityManager
 from Acquisition import aq_base
+from DateTime.interfaces import DateTimeError
 from OFS.CopySupport import CopyError
 from transaction.interfaces import DoomedTransaction
+from webdav.NullResource import NullResource
 from zExceptions import Forbidden, HTTPException, MethodNotAllowed, Unauthorized
 from ZODB.Connection import Connection
 from ZODB.POSException import ConflictError
 
 from .bigdata.errors import BigDataError, OutOfCoreError
-from .errors import WendelinError
+from .errors import MethodNotAllowedError, WendelinError
 
 logger = logging.getLogger("Wendelin.edge")
 
@@ -102,11 +104,15 @@ def on_after_traversal(event: Any) -> None:
     reason = cross_site_reason(request)
     if reason:
         raise Forbidden(f"Cross-site request refused ({reason}); nothing was done.")
+    published = request.get("PUBLISHED")
+    target = getattr(published, "__self__", None) or published
+    if method == "PUT" and isinstance(aq_base(target), NullResource):
+        raise MethodNotAllowedError(
+            "PUT creates nothing here: create documents with newContentFromJSON or an upload"
+        )
     if method in WEBDAV_METHODS:
-        published = request.get("PUBLISHED")
-        context = getattr(published, "__self__", None) or published
         user = getSecurityManager().getUser()
-        if user is None or not user.has_role(("Manager",), context):
+        if user is None or not user.has_role(("Manager",), target):
             raise Forbidden(f"{method} (WebDAV) is for Managers only.")
     from .ui.auth import SESSION_KEY, user_folder
 
@@ -151,8 +157,12 @@ def status_for(exc: BaseException, request: Any = None) -> int:
     """The HTTP status that stands for ``exc``: the one mapping of the application."""
     if isinstance(exc, WendelinError):
         return int(exc.http_status)
+    if isinstance(exc, Forbidden) and str(exc) == "Request must be POST":
+        return 405  # Zope's own requestmethod("POST") guard (ZMI forms)
     if isinstance(exc, HTTPException):
         return int(exc.getStatus())
+    if isinstance(exc, DateTimeError):
+        return 400  # a date that does not parse (``:date`` converter, query values)
     if isinstance(exc, DoomedTransaction):
         return 405
     if isinstance(exc, OutOfCoreError):
@@ -165,7 +175,8 @@ def status_for(exc: BaseException, request: Any = None) -> int:
         return 400
     if request is not None and not request.other.get(_PHASE_KEY):
         # failed while reading the request (form converters such as ``:int``, ``:required``)
-        if isinstance(exc, (ValueError, TypeError, KeyError, AttributeError)):
+        # (Zope turns DateTime's parse error into a builtin SyntaxError on the way)
+        if isinstance(exc, (ValueError, TypeError, KeyError, AttributeError, SyntaxError)):
             return 400
     return 500
 
@@ -232,7 +243,10 @@ class ErrorView:
         response = request.response
         status = status_for(exc, request)
         portal = _portal_of(request)
-        if status == 404 and portal is not None and not _has_valid_credentials(portal, request):
+        if 400 <= status < 500 and portal is not None and not _has_valid_credentials(
+            portal, request
+        ):
+            # anonymous visitors see nothing, not even whether an id or a method exists
             return self._as_unauthorized(portal)
         if status >= 500:
             logger.error("%s %s failed", _method(request), request.get("URL", ""),
@@ -260,7 +274,8 @@ class ErrorView:
         return f"{status} {message}"
 
     def _as_unauthorized(self, portal: Any) -> str:
-        """Answer a missing document as a forbidden one (no probing of ids)."""
+        """Answer an anonymous visitor's refused request as a login request, whatever
+        was refused (a missing id, a bad method, a bad value): nothing to probe."""
         from .ui.auth import wants_html
 
         request, response = self.request, self.request.response

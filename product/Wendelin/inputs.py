@@ -121,6 +121,17 @@ def as_float(name: str, value: Any, minimum: float | None = None,
     return number
 
 
+def as_text(name: str, value: Any, default: str = "", max_length: int | None = None) -> str:
+    """A form field that must be one piece of text (not a ``:list`` or a file)."""
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{name} must be text, got {type(value).__name__}")
+    if max_length is not None and len(value) > max_length:
+        raise InvalidInputError(f"{name} is longer than {max_length} characters")
+    return value
+
+
 def as_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     """``value`` if it is one of ``choices``, else InvalidInputError listing them."""
     allowed = tuple(choices)

@@ -18,6 +18,7 @@ from AccessControl.SecurityManagement import getSecurityManager
 from zExceptions import BadRequest, Forbidden
 
 from ..errors import InvalidInputError, MethodNotAllowedError
+from ..inputs import as_text
 from ..permissions import ExecuteNotebookCode
 from . import session
 from .protocol import empty_reply, erp5_reply
@@ -133,6 +134,9 @@ def execute_jupyter(
     require_post(request, "Base_executeJupyter")
     require_code_permission(context)
     require_script_or_token(context, request)
+    python_expression = as_text("python_expression", python_expression)
+    reference = as_text("reference", reference, max_length=1000)
+    title = as_text("title", title, max_length=1000)
     if truthy(request_reference):
         notebooks = user_notebooks(context)
         reply = empty_reply()

@@ -27,6 +27,8 @@ from BTrees.OOBTree import OOBTree
 from OFS.userfolder import UserFolder
 from zExceptions import Forbidden
 
+from ..errors import MethodNotAllowedError
+
 SESSION_COOKIE = "wendelin_session"
 LOGIN_COOKIE = "wendelin_login"
 CSRF_FIELD = "_csrf"
@@ -204,7 +206,9 @@ class WendelinUserFolder(UserFolder):
         browser says the request comes from another site.
         """
         sent = request.form.get(CSRF_FIELD) or request.get_header(CSRF_HEADER) or ""
-        if isinstance(sent, str) and sent and hmac.compare_digest(sent, self.csrfToken(request)):
+        if isinstance(sent, str) and sent and hmac.compare_digest(
+            sent.encode("utf-8", "surrogateescape"), self.csrfToken(request).encode()
+        ):
             return
         if request._auth and not request.other.get(SESSION_KEY) and not is_cross_site(request):
             return
@@ -254,6 +258,8 @@ def check_csrf(context: Any, request: Any) -> None:
 
 
 def require_post(request: Any) -> None:
-    """State changes only through POST."""
+    """State changes only through POST (405 otherwise)."""
     if request.get("REQUEST_METHOD") != "POST":
-        raise Forbidden("this action needs a POST")
+        raise MethodNotAllowedError(
+            f"this action needs a POST, not a {request.get('REQUEST_METHOD', 'GET')}"
+        )
