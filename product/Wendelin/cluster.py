@@ -7,11 +7,14 @@ cache (``var/workers/<n>/``) on a free port; haproxy balances ``WENDELIN_PORT`` 
 that ZEO server instead and none is started, which is how workers on other machines join.
 Workers are supervised: one that exits is started again on its port, after a delay that
 doubles with each quick death (1 s up to 60 s); every restart is logged and counted in
-``var/cluster-status.json``. Ctrl-C or SIGTERM stops everything this command started, by PID.
+``var/cluster-status.json``. The cluster is its descendants' child subreaper (Linux): what
+a killed worker leaves running (its cell processes) is reparented to it and ended, by PID.
+Ctrl-C or SIGTERM stops everything this command started, by PID.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -44,6 +47,42 @@ START_TIMEOUT = 180.0
 RESTARTED = "worker {number} restarted: pid {pid} at {url} (restart {restarts})"
 
 logger = logging.getLogger("Wendelin.cluster")
+
+
+#: prctl option making this process the parent of its orphaned descendants (Linux).
+PR_SET_CHILD_SUBREAPER = 36
+#: How long an orphan may take to exit after SIGTERM before it gets SIGKILL.
+ORPHAN_GRACE = 10.0
+
+
+def become_subreaper() -> bool:
+    """Adopt the descendants our children leave behind (False where the OS cannot)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def children_of_this_process() -> dict[int, str]:
+    """``{pid: state}`` of this process's children, from ``/proc`` (empty elsewhere)."""
+    me = os.getpid()
+    found = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            stat = Path("/proc", name, "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 1 and fields[1] == str(me):
+            found[int(name)] = fields[0]
+    return found
 
 
 def _log(message: str) -> None:
@@ -149,6 +188,8 @@ class Cluster:
         self.url = ""
         self.stopping = threading.Event()
         self._status_lock = threading.Lock()
+        self.orphans: dict[int, float] = {}  # adopted descendant -> when it got SIGTERM
+        self.subreaper = become_subreaper()
 
     # -- parts ----------------------------------------------------------------------------
     def start_zeo(self) -> None:
@@ -218,9 +259,38 @@ class Cluster:
         return line
 
     # -- supervision ----------------------------------------------------------------------
+    def started_pids(self) -> set[int]:
+        """The processes this cluster started itself (the others are adopted orphans)."""
+        processes = [self.zeo, self.haproxy, getattr(self.jupyter, "process", None)]
+        processes += [worker.process for worker in self.workers]
+        return {process.pid for process in processes if process is not None}
+
+    def end_orphans(self, now: float) -> None:
+        """End what dead workers left behind and was reparented here: SIGTERM, SIGKILL
+        after ORPHAN_GRACE s; reap those that exited."""
+        if not self.subreaper:
+            return
+        started = self.started_pids()
+        for pid, state in children_of_this_process().items():
+            if pid in started:
+                continue
+            try:
+                if state == "Z":
+                    os.waitpid(pid, os.WNOHANG)
+                    self.orphans.pop(pid, None)
+                elif pid not in self.orphans:
+                    _log(f"ending pid {pid}, left behind by a worker that died")
+                    os.kill(pid, signal.SIGTERM)
+                    self.orphans[pid] = now
+                elif now - self.orphans[pid] >= ORPHAN_GRACE:
+                    os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, ChildProcessError):
+                self.orphans.pop(pid, None)
+
     def supervise(self) -> None:
         """Restart the workers that exited (called every second by the main loop)."""
         now = time.monotonic()
+        self.end_orphans(now)
         for worker in self.workers:
             if self.stopping.is_set() or worker.process.poll() is None:
                 continue
@@ -288,6 +358,12 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        deadline = time.monotonic() + ORPHAN_GRACE + 5
+        while self.subreaper and time.monotonic() < deadline:
+            self.end_orphans(time.monotonic())  # what the workers left, if anything
+            if not children_of_this_process():
+                break
+            time.sleep(0.2)
 
 
 def _exit_text(code: int) -> str:
