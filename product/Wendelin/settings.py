@@ -38,10 +38,11 @@ def _cell_settings(env: Any) -> dict[str, Any]:
     if not workers.isdigit() or int(workers) > 256:
         raise ConfigurationError(f"WENDELIN_CELL_WORKERS must be 0 to 256: {workers!r}")
     spare = env.get("WENDELIN_CELL_SPARE", "1").strip()
-    if not spare.isdigit() or int(spare) > max(int(workers), 0):
+    if not spare.isdigit() or (int(workers) and int(spare) > int(workers)):
         raise ConfigurationError(
             f"WENDELIN_CELL_SPARE must be 0 to WENDELIN_CELL_WORKERS ({workers}): {spare!r}"
         )
+    spare = str(min(int(spare), int(workers)))  # no spares without cell processes
     memory_text = env.get("WENDELIN_CELL_MEMORY", "").strip()
     memory = parse_size(memory_text) if memory_text else physical_memory()
     if memory and memory < 256 * 1024**2:

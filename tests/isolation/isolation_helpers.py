@@ -25,11 +25,14 @@ Server = kernel_helpers.Server
 PASSWORD = kernel_helpers.PASSWORD
 
 
-def run_cell(server, code: str, reference: str, timeout: float = 120) -> dict:
+def run_cell(
+    server, code: str, reference: str, timeout: float = 120, store_history: bool = True
+) -> dict:
     """POST one cell as ERP5's kernel does; return the JSON reply."""
     response = server.session().post(
         f"{server.url}/Base_executeJupyter",
-        data={"python_expression": code, "reference": reference},
+        data={"python_expression": code, "reference": reference,
+              "store_history": str(store_history)},
         timeout=timeout,
     )
     assert response.status_code == 200, response.text

@@ -16,6 +16,7 @@ exit. Frames on both sockets are length-prefixed pickles: both ends are this pro
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import random
@@ -29,6 +30,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+logger = logging.getLogger("Wendelin.cells")
 
 #: Seconds a cell may take to stop after SIGINT before its process exits.
 INTERRUPT_GRACE = 1.5
@@ -347,6 +350,7 @@ def run_job(
                 reply.update(status="error", ename=type(error).__name__, evalue=evalue,
                              traceback=[f"{type(error).__name__}: {evalue}"])
                 return reply, False
+            logger.info("cell of %s retried after a conflict: %s", job.key, error)
             time.sleep(random.uniform(0.01, 0.1) * (attempt + 1))
         except BaseException as error:  # noqa: BLE001  (the cell's failure is its reply)
             transaction.abort()
@@ -368,6 +372,11 @@ def run_job(
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Log to the server's output, as the server does; then be the zygote."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s [cell %(process)d] %(message)s")
     args = sys.argv[1:] if argv is None else argv
     zygote(args[0], int(args[1]))
 
