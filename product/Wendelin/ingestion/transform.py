@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import InvalidInputError, MethodNotAllowedError, WendelinError
 from ..inputs import as_int
+from ..permissions import ModifyPortalContent, require_permission
 
 MAX_LINE_BLOCK = 8 * 1024 * 1024
 
@@ -74,6 +75,8 @@ def append_csv_to_array(stream: Any, start: Any = 0, end: Any = None,
     portal = stream.getPortalObject()
     reference = reference or f"{stream.getReference() or stream.getId()}.csv-array"
     document = portal.portal_catalog.getResultValue(portal_type="Data Array", reference=reference)
+    if document is not None:
+        require_permission(ModifyPortalContent, document, "append rows to")
     position = start
     while position < end:
         block = b"".join(stream.readChunkList(position, min(end, position + MAX_LINE_BLOCK)))
