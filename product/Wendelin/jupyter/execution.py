@@ -5,7 +5,7 @@ Like IPython, the value of a final expression is displayed, and ``%matplotlib in
 is accepted (figures always come back inline). Tracebacks start at the user's code.
 Whatever the user's code raises, ``BaseException`` subclasses such as
 ``KeyboardInterrupt``, ``GeneratorExit`` and ``SystemExit`` included, is the cell's error
-(cells run in server worker threads, never the main thread that receives signals),
+(in a cell process an interrupt is SIGINT, raised as KeyboardInterrupt in the cell),
 except ZODB's transient errors (``ConflictError``...): those propagate, so the publisher
 retries the whole request instead of reporting a failed cell.
 """

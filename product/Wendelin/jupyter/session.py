@@ -3,8 +3,9 @@
 The cell's own changes are bracketed by a savepoint: a failing cell rolls them back
 (the rest of the request, e.g. the history line, still commits), a successful one
 leaves them to the request's commit, so each execution is one transaction.
-Executions of one notebook are serialised in this process by a per-notebook lock;
-different notebooks run in parallel. Across processes ZODB's conflict detection on
+Executions of one notebook are serialised in this process by a per-notebook lock (and
+by :mod:`.pool`, which gives a notebook one cell process at a time); different notebooks
+run in parallel. Across processes ZODB's conflict detection on
 the notebook's state makes the later commit retry.
 """
 
