@@ -267,7 +267,9 @@ class Worker(threading.Thread):
                 self._abort()
                 self._record_failure(key, token, f"{type(error).__name__}: {error}", text)
                 return
-        self._record_failure(key, token, "ConflictError: too many write conflicts", "")
+        # Contention is not a failure: queued again shortly, without using an attempt.
+        self._record_failure(key, token, "ConflictError: too many write conflicts", "",
+                             count=False)
 
     def _call(self, portal: Any, message: Message) -> Any:
         user = _user(portal, message.user_id)
@@ -276,7 +278,8 @@ class Worker(threading.Thread):
         method = getattr(target, message.method_id)
         return method(*message.args, **message.kw)
 
-    def _record_failure(self, key: str, token: str, error: str, text: str) -> None:
+    def _record_failure(self, key: str, token: str, error: str, text: str,
+                        count: bool = True) -> None:
         """Count the attempt: queue again after a backoff, or keep it as failed."""
         logger.warning("activity %s failed: %s", key, error)
         for _attempt in range(CONFLICT_RETRIES):
@@ -287,11 +290,14 @@ class Worker(threading.Thread):
             if message is None or message.claim is None or message.claim[2] != token:
                 self.tm.abort()
                 return
-            message.attempts += 1
+            message.attempts += 1 if count else 0
             message.error = error[:2000]
             message.traceback = text[-MAX_TRACEBACK:]
             message.claim = None
-            if message.attempts >= self.settings.retries:
+            if not count:
+                message.state = "queued"
+                message.at_date = time.time() + random.uniform(0.05, 0.5)
+            elif message.attempts >= self.settings.retries:
                 message.state = "failed"
                 message.failed_at = time.time()
                 del tool._messages[key]

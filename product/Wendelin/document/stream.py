@@ -139,6 +139,13 @@ class _StreamPipelineMixin:
         if not isinstance(script, str) or not script.isidentifier():
             raise InvalidInputError(f"transform_script_id is not a script name: {script!r}")
         tag = f"transform:{self.getRelativeUrl()}:{uuid.uuid4().hex[:8]}"
+        if data_array_reference:
+            # Made here, once: parallel chunks creating it would each make their own.
+            portal = self.getPortalObject()
+            if portal.portal_catalog.getResultValue(portal_type="Data Array",
+                                                    reference=data_array_reference) is None:
+                portal.data_array_module.newContent(portal_type="Data Array",
+                                                    reference=data_array_reference)
         if as_int("parallelize", parallelize or 0, minimum=0):
             position, size = 0, self.getSize()
             while position < size:
