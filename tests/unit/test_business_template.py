@@ -9,7 +9,7 @@ from Products.Wendelin.site.business_template import (
 )
 
 
-def test_shipped_templates_define_the_five_modules_and_six_types():
+def test_shipped_templates_define_the_modules_and_types():
     templates = load_templates()
     modules = [m.id for t in templates for m in t.modules]
     assert modules == [
@@ -18,6 +18,13 @@ def test_shipped_templates_define_the_five_modules_and_six_types():
         "data_notebook_module",
         "data_operation_module",
         "image_module",
+        # erp5_wendelin_data: ERP5's processing model
+        "data_product_module",
+        "data_supply_module",
+        "data_ingestion_module",
+        "data_transformation_module",
+        "data_analysis_module",
+        "progress_indicator_module",
     ]
     types = {info["id"] for t in templates for info in t.portal_types}
     assert {

@@ -33,7 +33,17 @@ def test_roles_and_role_map(portal):
     assert runners == {"Manager", "Developer"}
 
 
-def test_five_modules_are_btree_folders_with_their_types(portal):
+PIPELINE_MODULES = {
+    "data_product_module": "Data Product",
+    "data_supply_module": "Data Supply",
+    "data_ingestion_module": "Data Ingestion",
+    "data_transformation_module": "Data Transformation",
+    "data_analysis_module": "Data Analysis",
+    "progress_indicator_module": "Progress Indicator",
+}
+
+
+def test_modules_are_btree_folders_with_their_types(portal):
     expected = {
         "data_stream_module": "Data Stream",
         "data_array_module": "Data Array",
@@ -41,11 +51,12 @@ def test_five_modules_are_btree_folders_with_their_types(portal):
         "data_operation_module": "Data Operation",
         "image_module": "Image",
     }
-    assert [m.getId() for m in portal.getModuleList()] == list(expected)
-    for module_id, portal_type in expected.items():
+    assert [m.getId() for m in portal.getModuleList()] == [*expected, *PIPELINE_MODULES]
+    for module_id, portal_type in {**expected, **PIPELINE_MODULES}.items():
         module = portal[module_id]
         assert hasattr(aq_base(module), "_tree"), "modules must be BTree folders"
-        assert module.getAllowedPortalTypeList() == [portal_type]
+        allowed = module.getAllowedPortalTypeList()
+        assert allowed == [portal_type] if module_id in expected else portal_type in allowed
 
 
 def test_portal_types_come_from_business_template_files(portal):

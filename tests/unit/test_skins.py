@@ -27,7 +27,9 @@ def test_module_list_script_counts_documents(portal):
     assert after["data_notebook_module"] == before["data_notebook_module"] + 1
     assert set(after) == {
         "data_stream_module", "data_array_module", "data_notebook_module",
-        "data_operation_module", "image_module",
+        "data_operation_module", "image_module", "data_product_module", "data_supply_module",
+        "data_ingestion_module", "data_transformation_module", "data_analysis_module",
+        "progress_indicator_module",
     }
 
 
