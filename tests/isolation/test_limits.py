@@ -40,7 +40,8 @@ def test_a_cell_process_killed_mid_cell_gives_an_error_and_the_next_cell_works(
     cells_server, tmp_path
 ):
     server = cells_server
-    run_cell(server, "kept = 41", "killed")
+    first = run_cell(server, "kept = 41", "killed")
+    assert first["status"] == "ok", first
     pid_file = tmp_path / "pid"
     killer_error: list[BaseException] = []
 
@@ -79,7 +80,7 @@ def interrupt(server, reference: str) -> dict:
 def test_http_interrupt_of_a_cell_stuck_in_c_code_replaces_its_process(cells_server, tmp_path):
     """SIGINT blocked in the cell's thread and a C call: the watchdog ends the process."""
     server = cells_server
-    run_cell(server, "kept = 'here'", "stuck")
+    assert run_cell(server, "kept = 'here'", "stuck")["status"] == "ok"
     started = tmp_path / "started"
     result: dict = {}
     cell = threading.Thread(target=lambda: result.update(reply=run_cell(server, (

@@ -49,7 +49,8 @@ def test_listing_and_another_notebook_answer_while_six_notebooks_are_busy(
         thread.start()
     deadline = time.monotonic() + 120
     while len(list(tmp_path.glob("started-*"))) < NOTEBOOKS:  # all six are in their loops
-        assert time.monotonic() < deadline, "the six busy cells did not all start"
+        assert time.monotonic() < deadline, (
+            "the six busy cells did not all start:\n" + "".join(server.output[-40:]))
         time.sleep(0.2)
     probes = 0
     while any(thread.is_alive() for thread in threads):
