@@ -21,7 +21,9 @@ PUBLIC_API = {
         "moduleInfoList",
         "quoteUrl",
     ),
-    "Products.Wendelin.jupyter.endpoint": ("execute_jupyter", "check_existing_reference"),
+    "Products.Wendelin.jupyter.endpoint": (
+        "execute_jupyter", "check_existing_reference", "interrupt_jupyter",
+    ),
     "Products.Wendelin.jupyter.notebooks": (
         "list_notebooks",
         "get_notebook",
@@ -31,6 +33,10 @@ PUBLIC_API = {
     ),
     "Products.Wendelin.jupyter.display": ("render_as_html",),
     "Products.Wendelin.ingestion.transform": ("append_csv_to_array",),
+    "Products.Wendelin.activity.scripts": (
+        "add_ingestion_policy", "convert_csv_increment", "copy_csv_to_data_array",
+        "create_data_analysis_list", "execute_data_analysis_list",
+    ),
     "Products.Wendelin.analysis.documents": (
         "describe_audio",
         "extract_channel",

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 from AccessControl import Unauthorized
-from AccessControl.SecurityInfo import ModuleSecurityInfo
 from AccessControl.SecurityManagement import getSecurityManager
 
 from ..errors import InvalidInputError
@@ -90,5 +89,3 @@ def execute_data_analysis_list(portal: Any) -> int:
 
     return execute(portal)
 
-
-ModuleSecurityInfo(__name__).declarePublic(*__all__)

@@ -9,11 +9,3 @@ def install_process_hooks() -> None:
 
     install()
     ensure_backend()
-    declare_public_api()
-
-
-def declare_public_api() -> None:
-    """Skin scripts may call the interrupt endpoint (it checks its own permission)."""
-    from AccessControl.SecurityInfo import ModuleSecurityInfo
-
-    ModuleSecurityInfo("Products.Wendelin.jupyter.endpoint").declarePublic("interrupt_jupyter")
