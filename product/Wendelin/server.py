@@ -21,11 +21,11 @@ from string import Template
 from ZODB.POSException import ConflictError
 
 from .processes import BANNER_END, READY
-from .settings import REPO_ROOT, Settings
+from .settings import Settings, shipped_path
 
 logger = logging.getLogger("Wendelin.server")
 
-TEMPLATES = REPO_ROOT / "instance"
+TEMPLATES = shipped_path("instance")
 MAX_REQUEST_BODY = 1 << 40
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,38 @@ from .errors import ConfigurationError
 
 #: The repository root when the package is installed in editable mode.
 REPO_ROOT = Path(__file__).resolve().parents[2]
+#: The instance home's default outside a checkout: this folder of the current directory.
+INSTANCE_DIRNAME = "wendelin-instance"
+
+
+def _shipped_root() -> Path | None:
+    """The wheel's ``_data`` folder, or None from a checkout.
+
+    pyproject maps the checkout's top-level ``bt5/`` and ``instance/`` to the package data
+    ``Products/Wendelin/_data/{bt5,instance}`` of a wheel; an editable install has neither.
+    """
+    root = files("Products.Wendelin") / "_data"
+    return root if isinstance(root, Path) and root.is_dir() else None
+
+
+def from_checkout() -> bool:
+    """True when the code runs from a checkout (editable install), not from an installed wheel."""
+    return _shipped_root() is None
+
+
+def shipped_path(name: str) -> Path:
+    """A folder shipped with the code (``bt5``, ``instance``): the wheel's, else the checkout's.
+
+    A real filesystem path either way: CMF's skin folders and Zope's configuration need one.
+    """
+    root = _shipped_root()
+    return (root / name) if root is not None else REPO_ROOT / name
+
+
+def default_home() -> Path:
+    """``instance/`` of the checkout, else ``./wendelin-instance`` of the current directory."""
+    return REPO_ROOT / "instance" if from_checkout() else Path.cwd() / INSTANCE_DIRNAME
+
 
 def parse_size(text: str) -> int:
     """Parse ``"512MiB"``, ``"2G"`` or ``"1048576"`` into a number of bytes."""
@@ -102,7 +135,7 @@ class Settings:
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        home = Path(env.get("WENDELIN_INSTANCE") or REPO_ROOT / "instance").resolve()
+        home = Path(env.get("WENDELIN_INSTANCE") or default_home()).resolve()
         port_text = env.get("WENDELIN_PORT", "8080")
         try:
             port = int(port_text)

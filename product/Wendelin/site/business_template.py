@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BusinessTemplateError
-from ..settings import REPO_ROOT
+from ..settings import shipped_path
 
 SKIN_KEY_PREFIX = "Products.Wendelin:bt5"
 
 
 def bt5_root() -> Path:
-    """Where business templates live: ``WENDELIN_BT5`` or the repository's ``bt5/``."""
-    return Path(os.environ.get("WENDELIN_BT5") or REPO_ROOT / "bt5").resolve()
+    """Where business templates live: ``WENDELIN_BT5``, else the checkout's or wheel's ``bt5/``."""
+    return Path(os.environ.get("WENDELIN_BT5") or shipped_path("bt5")).resolve()
 
 
 @dataclass(frozen=True)
