@@ -287,3 +287,13 @@ def test_notebook_bodies_past_the_form_limit_save_and_the_quota_answers_413(make
     listed = admin.get(f"{srv.url}/data_notebook_module/DataNotebookModule_getNotebookList")
     references = [entry["reference"] for entry in listed.json()]
     assert "quota-fits" in references and "quota-big" not in references
+
+
+def test_a_cell_over_one_mebibyte_sent_urlencoded_runs(admin, server):
+    """ERP5's kernel sends cells urlencoded: a 2 MiB cell (pasted data) is not a 400."""
+    data = "x" * (2 << 20)
+    response = admin.post(f"{server.url}/Base_executeJupyter", data={
+        "python_expression": f"len({data!r})", "reference": "big-cell",
+    })
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["code_result"].strip() == str(2 << 20)

@@ -110,9 +110,42 @@ class CellJob:
     virtual_root: tuple[str, ...] | None = None
 
 
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (even by SIGKILL), so no
+    cell process outlives its server; a no-op where ``prctl`` is not available."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+
+
+#: prctl(2) option: the signal sent to this process when its parent thread dies.
+PR_SET_PDEATHSIG = 1
+
+
+def _exit_when_orphaned(period: float = 0.5) -> None:
+    """The zygote ends (taking its workers: they die with it) as soon as the server that
+    started it is gone, even while Zope is still starting. A watch of the parent pid, not
+    PR_SET_PDEATHSIG: the server starts the zygote from a short-lived thread."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(period)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="zygote-orphan-watch", daemon=True).start()
+
+
 # -- the zygote -------------------------------------------------------------------------
 def zygote(zope_conf: str, control_fd: int) -> None:
     """Configure Zope without keeping its database open, then fork workers on request."""
+    _exit_when_orphaned()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are for cells
     control = socket.socket(fileno=control_fd)
     import Zope2
@@ -254,6 +287,7 @@ def _reopen_database() -> Any:
 
 def _worker(fd: int, limits: Limits) -> None:
     """A worker's life: open the database, then run the cells sent until the socket closes."""
+    die_with_parent()
     channel = socket.socket(fileno=fd)
     lock = threading.Lock()
     if limits.nice:
