@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import nbformat
 from jupyter_server.services.contents.checkpoints import (
@@ -368,7 +368,8 @@ class Erp5ContentsManager(AsyncContentsManager):
         if "message" in validated:
             saved["message"] = validated["message"]
         if not await self.checkpoints.list_checkpoints(path):
-            await self.checkpoints.create_notebook_checkpoint(nb, path)
+            checkpoints = cast(MemoryCheckpoints, self.checkpoints)  # our checkpoints_class
+            await checkpoints.create_notebook_checkpoint(nb, path)
         self.emit(data={"action": "save", "path": path})
         return saved
 

@@ -77,7 +77,7 @@ class Erp5Kernel(Kernel):
         #: Jupyter's id for this kernel, to find which notebook it is open for now.
         self.kernel_id = kernel_id_of(getattr(self.parent, "connection_file", None))
 
-    async def do_execute(  # type: ignore[override]
+    async def do_execute(
         self,
         code: str,
         silent: bool,

@@ -28,11 +28,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import ConfigurationError
 from .processes import BANNER_END, CLUSTER_READY, READY, ProcessOutput
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from erp5_kernel.launcher import JupyterProcess
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "instance"
 BIN = Path(sys.executable).parent
@@ -67,7 +70,7 @@ def become_subreaper() -> bool:
 def children_of_this_process() -> dict[int, str]:
     """``{pid: state}`` of this process's children, from ``/proc`` (empty elsewhere)."""
     me = os.getpid()
-    found = {}
+    found: dict[int, str] = {}
     try:
         entries = os.listdir("/proc")
     except OSError:
@@ -103,7 +106,8 @@ def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Pope
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
+            command = cast(list[str], process.args)  # started with a list of words
+            raise RuntimeError(f"{command[0]} exited with {process.returncode}")
         with socket.socket() as probe:
             probe.settimeout(0.5)
             if probe.connect_ex((host, port)) == 0:
@@ -184,7 +188,7 @@ class Cluster:
         self.workers: list[Worker] = []
         self.zeo_address = settings.zeo or ""
         self.front_port = settings.port or free_port(settings.host)
-        self.jupyter = None
+        self.jupyter: JupyterProcess | None = None
         self.url = ""
         self.stopping = threading.Event()
         self._status_lock = threading.Lock()

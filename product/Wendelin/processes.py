@@ -27,6 +27,7 @@ class ProcessOutput:
         if process.stdout is None:
             raise ValueError("the process must be started with stdout=subprocess.PIPE")
         self.process = process
+        self.stdout = process.stdout
         self.lines = [] if lines is None else lines
         self.echo = echo  # when set, drained lines are also printed behind this prefix
 
@@ -34,7 +35,7 @@ class ProcessOutput:
         """Read lines until ``done(line)`` says so (True); False when the output ends or
         ``timeout`` seconds pass first (checked as lines arrive)."""
         deadline = time.monotonic() + timeout
-        for line in self.process.stdout:
+        for line in self.stdout:
             self.lines.append(line)
             if done(line):
                 return True
@@ -47,7 +48,7 @@ class ProcessOutput:
         threading.Thread(target=self._drain, daemon=True).start()
 
     def _drain(self) -> None:
-        for line in self.process.stdout:
+        for line in self.stdout:
             self.lines.append(line)
             if self.echo is not None:
                 sys.stdout.write(f"{self.echo}{line}")

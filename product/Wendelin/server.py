@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from ZODB.POSException import ConflictError
 
@@ -70,7 +71,7 @@ class EmbeddedZEO:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.socket = zeo_socket_path(settings)
-        self.server = None
+        self.server: Any = None  # ZEO's StorageServer once started
 
     def start(self) -> Path:
         """Open the FileStorage (refused if another process has it), listen; return the socket."""
@@ -111,7 +112,7 @@ def zeo_socket_path(settings: Settings) -> Path:
     return Path(tempfile.gettempdir()) / f"wendelin-zeo-{os.getuid()}-{digest}.sock"
 
 
-def make_app(zope_conf: Path):
+def make_app(zope_conf: str | Path):
     """Configure Zope from ``zope_conf`` and return the WSGI application."""
     from Zope2.Startup.run import make_wsgi_app
     from ZPublisher.httpexceptions import HTTPExceptionHandler

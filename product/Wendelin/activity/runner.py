@@ -167,7 +167,7 @@ class Worker(threading.Thread):
         self.alarms = alarms
         self.node = node_name()
         self.tm = transaction.TransactionManager(explicit=False)
-        self.connection = None
+        self.connection: Any = None  # a ZODB connection while running
         self.next_alarm_check = 0.0
 
     def run(self) -> None:

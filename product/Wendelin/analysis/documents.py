@@ -311,7 +311,7 @@ def plot_options(options: dict[str, Any]) -> dict[str, Any]:
     return checked
 
 
-def save_image(context: Any, figure: Any, reference: str, title: str | None = None) -> Any:
+def save_image(context: Any, figure: Any, reference: Any, title: str | None = None) -> Any:
     """Render a figure to PNG and store it as an Image in the image module."""
     from ..jupyter.display import figure_png
 

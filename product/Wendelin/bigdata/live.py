@@ -38,6 +38,7 @@ import ctypes
 import os
 import sys
 import weakref
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -151,7 +152,7 @@ def _written_ranges(start: int, end: int) -> list[tuple[int, int]]:
         for chunk in range(start, end, _CHUNK_PAGES * PAGESIZE):
             npages = min(_CHUNK_PAGES, (end - chunk) // PAGESIZE)
             view = entries[:npages]
-            got = os.preadv(fd, [memoryview(view).cast("B")], chunk // PAGESIZE * 8)
+            got = os.preadv(fd, [view.data.cast("B")], chunk // PAGESIZE * 8)
             if got != npages * 8:
                 raise BigDataError("cannot read /proc/self/pagemap")
             # Written: an anonymous page of our own (a hole only read is the shared zero
@@ -199,7 +200,7 @@ class Region:
     def __del__(self) -> None:
         if getattr(self, "address", None):
             _libc.munmap(self.address, self.length)
-            self.address = None
+            self.address = None  # type: ignore[assignment]  # unmapped: the region is going away
 
     # -- views --------------------------------------------------------------------------
     def has_views(self) -> bool:
@@ -217,7 +218,7 @@ class Region:
             owner = ViewOwner(self)
             self._owner = weakref.ref(owner)
         raw = (ctypes.c_char * nbytes).from_address(self.address + start)
-        raw._wendelin_owner = owner
+        raw._wendelin_owner = owner  # type: ignore[attr-defined]  # views keep the owner alive
         return memoryview(raw).cast("B")
 
     # -- mapping ------------------------------------------------------------------------
@@ -373,7 +374,7 @@ class LiveState:
 
 def _aborting(txn) -> bool:
     """True when ``beforeCompletion`` runs for an abort (no flush needed then)."""
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     for _ in range(8):
         if frame is None:
             return False

@@ -14,6 +14,7 @@ import ctypes
 import mmap
 import os
 import sys
+from typing import Any
 
 from .budget import check_copy
 from .errors import BigDataError, OutOfCoreError
@@ -25,7 +26,8 @@ MAP_FIXED = 0x10
 MAP_ANONYMOUS = 0x20
 MAP_NORESERVE = 0x4000
 
-_libc = None
+#: The C library (Linux only; ``mapping_enabled`` says whether it is there).
+_libc: Any = None
 if sys.platform.startswith("linux"):
     try:
         _libc = ctypes.CDLL(None, use_errno=True)
@@ -116,6 +118,6 @@ def map_range(bigfile, start: int, nbytes: int) -> memoryview:
     if run is not None:
         region.map_file(*run)
     raw = (ctypes.c_char * region.length).from_address(region.address)
-    raw._wendelin_region = region  # the view keeps the mapping alive
+    raw._wendelin_region = region  # type: ignore[attr-defined]  # the view keeps the mapping alive
     begin = start - first * blksize
     return memoryview(raw).cast("B")[begin : begin + nbytes].toreadonly()

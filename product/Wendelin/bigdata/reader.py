@@ -7,14 +7,16 @@ what they read is ever in memory (the tutorial's ``BigFileReader``).
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
-from .abc import BigFile
+if TYPE_CHECKING:
+    from .bigfile import ZBigFile
 
 
 class BigFileReader(io.RawIOBase):
-    """``io.RawIOBase`` over a :class:`BigFile`: ``readinto``, ``seek``, ``tell``."""
+    """``io.RawIOBase`` over a :class:`ZBigFile`: ``readinto``, ``seek``, ``tell``."""
 
-    def __init__(self, bigfile: BigFile) -> None:
+    def __init__(self, bigfile: ZBigFile) -> None:
         super().__init__()
         self._file = bigfile
         self._pos = 0

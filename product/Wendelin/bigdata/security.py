@@ -25,6 +25,7 @@ items (``A[1, 0]``) and iterate (``for start, stop, view in A.iterblocks()``).
 from __future__ import annotations
 
 import sys
+from types import FrameType
 
 import numpy as np
 from AccessControl.SecurityInfo import ModuleSecurityInfo
@@ -117,7 +118,7 @@ def called_from_restricted_code() -> bool:
     from AccessControl import ZopeGuards
 
     guards = vars(ZopeGuards)
-    frame = sys._getframe(3)
+    frame: FrameType | None = sys._getframe(3)
     looked = 0
     while frame is not None and looked < 2:
         if frame.f_globals is not guards:

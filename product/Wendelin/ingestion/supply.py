@@ -14,6 +14,7 @@ from typing import Any
 
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
+from BTrees.OOBTree import OOBTree
 
 from ..errors import InvalidInputError
 from ..permissions import View
@@ -50,6 +51,8 @@ class SupplyIngestionPolicy(IngestionPolicy):
         if supply is None:
             return super()._stream_for(tag)
         module = getattr(self.getPortalObject(), STREAM_MODULE)
+        if self._streams is None:  # as the plain policy: made on first use
+            self._streams = OOBTree()
         stream_id = self._streams.get(tag)
         if stream_id is not None and module._getOb(stream_id, None) is not None:
             return module._getOb(stream_id)

@@ -127,8 +127,10 @@ def run_cell(code: str, namespace: dict[str, Any]) -> CellResult:
             tree = ast.parse(source, filename)
             cell.tree = tree
             last = None
-            if tree.body and isinstance(tree.body[-1], ast.Expr):
-                last = ast.Expression(tree.body.pop().value)
+            final = tree.body[-1] if tree.body else None
+            if isinstance(final, ast.Expr):
+                tree.body.pop()
+                last = ast.Expression(final.value)
             exec(compile(tree, filename, "exec"), namespace)
             if last is not None:
                 value = eval(compile(last, filename, "eval"), namespace)

@@ -165,7 +165,7 @@ def save_notebook(module: Any) -> str:
     check_ipynb(body["ipynb"])
     notebook = find_notebook(module, reference)
     created = notebook is None
-    if created:
+    if notebook is None:
         notebook = module.newContent(
             portal_type=NOTEBOOK_TYPE, reference=reference, title=title or reference
         )

@@ -82,7 +82,8 @@ def load_template(path: Path) -> BusinessTemplate:
     meta = _read_json(path / "bt.json")
     if not isinstance(meta, dict) or "title" not in meta:
         raise BusinessTemplateError(f"{path / 'bt.json'}: needs at least a 'title'")
-    modules, tools = [], []
+    modules: list[Module] = []
+    tools: list[Module] = []
     for key, found in (("modules", modules), ("tools", tools)):
         for entry in meta.get(key, []):
             try:

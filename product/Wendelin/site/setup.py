@@ -184,7 +184,7 @@ class _Record:
 
 def _setup_skin_selection(site: WendelinSite, templates: list[BusinessTemplate]) -> None:
     """One selection with later templates' folders first, so they override earlier ones."""
-    layers = []
+    layers: list[str] = []
     for template in reversed(templates):
         layers.extend(folder_id for folder_id, _path, _key in template.skin_folders)
     site.portal_skins.addSkinSelection(SKIN_NAME, ",".join(layers), make_default=1)

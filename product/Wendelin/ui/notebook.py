@@ -16,7 +16,7 @@ import binascii
 import html
 import os
 import re
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
 import bleach
@@ -147,7 +147,7 @@ def markdown_html(text: str) -> str:
     """Markdown rendered to HTML, then sanitised (raw HTML inside it included)."""
     import mistune
 
-    return sanitize_html(mistune.html(text))
+    return sanitize_html(cast(str, mistune.html(text)))  # the HTML renderer gives text
 
 
 def output_html(output: dict[str, Any]) -> str:
