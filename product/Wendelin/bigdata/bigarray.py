@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from persistent import Persistent
@@ -135,7 +135,7 @@ class ZBigArray(Persistent):
     """A persistent array whose data lives in a :class:`ZBigFile`."""
 
     #: Pickles written before arrays had an order load as C-ordered arrays.
-    _order = "C"
+    _order: Literal["C", "F"] = "C"
 
     def __init__(
         self, shape: Any, dtype: Any, order: str = "C", blksize: int = DEFAULT_BLKSIZE
@@ -144,7 +144,7 @@ class ZBigArray(Persistent):
             raise BigArrayError(f"order must be 'C' or 'F', got {order!r}")
         self._shape = _check_shape(shape)
         self._dtype = check_dtype(dtype)
-        self._order = order
+        self._order = "C" if order == "C" else "F"
         self._file = ZBigFile(blksize)
         self._file.truncate(self.nbytes)
 
@@ -382,6 +382,7 @@ class ZBigArray(Persistent):
         """Write ``value`` over ``rows`` chunk by chunk (see :meth:`__setitem__`)."""
         chunk = self._chunk_rows()
         if whole_rows:
+            assert result_axis is not None  # whole rows are selected by a slice
             first = int(rows[0])
             for begin in range(0, len(rows), chunk):
                 end = min(begin + chunk, len(rows))

@@ -24,8 +24,8 @@ import io
 import itertools
 import json
 import math
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from AccessControl.class_init import InitializeClass
@@ -85,7 +85,9 @@ def renamed_dtype(dtype: np.dtype, names: Any) -> np.dtype:
         raise InvalidInputError(
             f"dtype {dtype} has {len(dtype.names)} fields, got {len(names)} names"
         )
-    fields = [dtype.fields[name] for name in dtype.names]
+    described = dtype.fields
+    assert described is not None  # a dtype with names has fields
+    fields = [described[name] for name in dtype.names]
     return np.dtype({
         "names": list(names),
         "formats": [field[0] for field in fields],
@@ -108,7 +110,7 @@ def _dummy(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     )
 
 
-def select(array: Any, key: tuple | None, fields: tuple[str, ...] | str | None) -> Any:
+def select(array: Any, key: tuple | None, fields: Sequence[str] | str | None) -> Any:
     """``array[key][fields]``: a basic index, then a field selection (packed views)."""
     selected = array[key] if key is not None else array
     if fields is None:
@@ -162,9 +164,9 @@ def iter_bytes(array: np.ndarray, start: int, end: int, dtype: np.dtype | None =
         return
     block = max(1, min(STREAM_BLOCK, get_memory_budget() // 8) // itemsize)
     first, last = start // itemsize, -(-end // itemsize)
-    iterator = np.nditer(
+    iterator: Any = np.nditer(  # Any: numpy's stubs make iterrange read-only
         array, flags=["external_loop", "buffered", "ranged", "zerosize_ok"],
-        op_flags=[["readonly"]], op_dtypes=[dtype], casting="equiv" if dtype.names else "no",
+        op_flags=["readonly"], op_dtypes=dtype, casting="equiv" if dtype.names else "no",
         buffersize=block, order="C",
     )
     iterator.iterrange = (first, last)
@@ -185,7 +187,7 @@ class RAMArray:
     """The in-RAM array of a temporary Data Array (``temp_object=True``): never stored,
     within the memory budget; views are writable numpy views, as for a ZBigArray."""
 
-    def __init__(self, shape: Any, dtype: Any, order: str = "C") -> None:
+    def __init__(self, shape: Any, dtype: Any, order: Literal["C", "F"] = "C") -> None:
         dtype = check_dtype(dtype)
         try:
             shape = tuple(int(n) for n in ((shape,) if isinstance(shape, int) else shape))
@@ -240,6 +242,11 @@ class ArrayDocumentMixin:
     """Read API and HTTP answers of documents holding an array (Data Array and its lines)."""
 
     security = ClassSecurityInfo()
+
+    if TYPE_CHECKING:  # from the document class each array document also derives from
+        def getId(self) -> str: ...
+        def getPortalType(self) -> str: ...
+        def getTypeInfo(self) -> Any: ...
 
     def getArray(self) -> Any:  # pragma: no cover - defined by each document class
         raise NotImplementedError
@@ -313,7 +320,7 @@ class ArrayDocumentMixin:
         """The basic key of ``slice_index`` records (one per axis) and the ``list_index``
         fields of a request, validated (InvalidInputError names the bad parameter)."""
         form = request.form
-        key = None
+        key: tuple | None = None
         raw = form.get("slice_index")
         if raw is not None:
             records = [raw] if isinstance(raw, record) else raw
@@ -325,7 +332,7 @@ class ArrayDocumentMixin:
             if len(records) > len(shape):
                 raise InvalidInputError(f"slice_index has {len(records)} records, the array "
                                         f"{len(shape)} axes")
-            key = []
+            slices = []
             for axis, entry in enumerate(records):
                 values = dict(vars(entry))
                 unknown = sorted(set(values) - {"start", "stop", "step"})
@@ -338,8 +345,8 @@ class ArrayDocumentMixin:
                           for name in ("start", "stop", "step")]
                 if bounds[2] == 0:
                     raise InvalidInputError(f"slice_index.step (axis {axis}) must not be 0")
-                key.append(slice(*bounds))
-            key = tuple(key)
+                slices.append(slice(*bounds))
+            key = tuple(slices)
         fields = form.get("list_index")
         if fields is not None:
             if isinstance(fields, str):
