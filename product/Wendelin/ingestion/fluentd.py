@@ -1,4 +1,5 @@
-"""fluentd's wire format: a msgpack stream of ``[timestamp, data]`` entries.
+"""fluentd's wire format: a msgpack stream of ``[timestamp, data]`` entries (and a check
+that a raw body is whole msgpack objects).
 
 Parsed incrementally from chunks, so a body of any size is never held whole. Each
 entry's ``data`` becomes bytes to append: bytes as they are, text as UTF-8, anything
@@ -67,4 +68,30 @@ def iter_entries(chunks: Iterable[bytes]) -> Iterator[bytes]:
         raise IngestionFormatError(
             f"truncated msgpack: {fed - complete} bytes after entry {index} "
             "do not make a whole entry"
+        )
+
+
+def iter_whole_objects(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The chunks unchanged, checked to be whole msgpack objects (a raw, strict policy).
+
+    Read as ``DataStream.readMsgpackChunkList`` reads them, so whatever is stored can be
+    read back. A body cut inside an object, or holding bytes that are not msgpack, raises
+    IngestionFormatError (at the latest once read to the end: the append is aborted).
+    """
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+    fed = complete = count = 0
+    try:
+        for chunk in chunks:
+            unpacker.feed(chunk)
+            fed += len(chunk)
+            for _item in unpacker:
+                complete = unpacker.tell()
+                count += 1
+            yield chunk
+    except (msgpack.UnpackException, ValueError, TypeError) as error:
+        raise IngestionFormatError(f"malformed msgpack after object {count}: {error}") from None
+    if complete != fed:
+        raise IngestionFormatError(
+            f"truncated msgpack: {fed - complete} bytes after object {count} "
+            "do not make a whole object"
         )

@@ -1,11 +1,15 @@
 """Ingestion Policy: where posted data goes, and in which format it arrives.
 
-``POST <policy>/ingest?reference=<tag>`` appends to the Data Stream the policy maps the
-tag to (the stream whose reference is the tag, created on first use). ``data_format`` is
-``fluentd`` (a msgpack stream of ``[timestamp, data]`` entries, ERP5's fluentd output) or
-``raw`` (the body unchanged). Bodies are read block by block. A malformed body or any
-failure aborts the transaction: nothing is appended. An optional Data Operation
-(``transform_operation``, a reference) then turns what arrived into a Data Array.
+``POST <policy>/ingest?reference=<tag>`` appends to the tag's Data Stream: with a
+``data_supply`` (a Data Supply's relative URL, as real Wendelin), the ``out_stream`` of the
+supply's started Data Ingestion for the tag (:mod:`.supply`); without one, the stream whose
+reference is the tag (created on first use). ``data_format`` is ``raw`` (the body byte for
+byte; ``strict_msgpack`` refuses a body that is not whole msgpack objects) or ``fluentd``
+(a msgpack stream of ``[timestamp, data]`` entries whose data is appended, decoded). The
+shipped ``default`` policy is raw, strict, on ``data_supply_module/default``. Bodies are
+read block by block. A malformed body or any failure aborts the transaction: nothing is
+appended. An optional Data Operation (``transform_operation``) then turns what arrived
+into a Data Array.
 A request carrying a request id (``Idempotency-Key``) is applied at most once per tag
 (:mod:`.replay`), so a client may retry a post whose answer it never got.
 """
@@ -30,7 +34,7 @@ from ..errors import InvalidInputError, WendelinError
 from ..inputs import check_free_disk
 from ..locks import serialise_transaction
 from ..permissions import ModifyPortalContent, View
-from .fluentd import IngestionFormatError, iter_entries
+from .fluentd import IngestionFormatError, iter_entries, iter_whole_objects
 from .replay import AppliedRequests, request_id_of
 
 FORMATS = ("fluentd", "raw")
@@ -79,7 +83,8 @@ def _body_chunks(request: Any) -> Iterator[bytes]:
 
 
 class IngestionPolicy(WendelinDocument):
-    """Maps tags to Data Streams and appends what is posted to them."""
+    """Maps tags to Data Streams (directly, or through a Data Supply's ingestions) and
+    appends what is posted to them."""
 
     meta_type = "Wendelin Ingestion Policy"
     portal_type = "Ingestion Policy"
@@ -88,9 +93,13 @@ class IngestionPolicy(WendelinDocument):
         **WendelinDocument.property_types,
         "data_format": str,
         "transform_operation": str,
+        "data_supply": str,
+        "strict_msgpack": bool,
     }
     data_format = "fluentd"
     transform_operation = ""
+    data_supply = ""  # relative URL of the Data Supply fed ('' for none)
+    strict_msgpack = False  # raw bodies must be whole msgpack objects
     _streams: OOBTree | None = None
     _transformed: OOBTree | None = None
     _applied: OOBTree | None = None  # tag -> AppliedRequests
@@ -107,14 +116,42 @@ class IngestionPolicy(WendelinDocument):
     def getDataFormat(self) -> str:
         return self.data_format
 
+    @security.protected(View)
+    def getDataSupply(self) -> str:
+        """The relative URL of the Data Supply this policy feeds ('' for none)."""
+        return self.data_supply
+
+    @security.protected(View)
+    def getDataSupplyValue(self) -> Any:
+        """The Data Supply this policy feeds, or None."""
+        if not self.data_supply:
+            return None
+        try:
+            return self.getPortalObject().unrestrictedTraverse(self.data_supply)
+        except (KeyError, AttributeError):
+            return None
+
     def _stream_for(self, tag: str) -> Any:
-        """The tag's Data Stream: recorded, else found by reference, else created."""
+        """The tag's Data Stream: recorded, else the supply's ingestion's (with a supply),
+        else found by reference, else created."""
         if self._streams is None:
             self._streams = OOBTree()
         module = getattr(self.getPortalObject(), STREAM_MODULE)
         stream_id = self._streams.get(tag)
         if stream_id is not None and module._getOb(stream_id, None) is not None:
             return module._getOb(stream_id)
+        if self.data_supply:
+            from .supply import ingestion_stream
+
+            supply = self.getDataSupplyValue()
+            if supply is None:
+                raise IngestionPolicyError(
+                    f"policy {self.getId()!r} feeds a missing Data Supply: {self.data_supply!r}")
+            stream = ingestion_stream(supply, tag)
+            # Recorded as below: parallel first posts of a tag conflict here and one is
+            # retried, finding the ingestion made by the other.
+            self._streams[tag] = stream.getId()
+            return stream
         found = self.getPortalObject().portal_catalog(
             portal_type="Data Stream", reference=tag, sort_on="creation_date", limit=1
         )
@@ -133,7 +170,7 @@ class IngestionPolicy(WendelinDocument):
         """Append the body in this policy's format; return the bytes appended."""
         chunks = _body_chunks(request)
         if self.data_format == "raw":
-            pieces: Any = chunks
+            pieces: Any = iter_whole_objects(chunks) if self.strict_msgpack else chunks
         elif self.data_format == "fluentd":
             pieces = iter_entries(chunks)
         else:

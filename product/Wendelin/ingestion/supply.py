@@ -3,67 +3,24 @@
 ``add_ingestion_policy`` (``IngestionPolicyTool_addIngestionPolicy``) creates a Data
 Product, a Data Supply with an ``out_stream`` line and an Ingestion Policy linked to the
 supply. Such a policy appends to the ``out_stream`` Data Stream of the supply's started
-Data Ingestion for the tag, creating ingestion and stream on first use. A supply whose
-``tag_format`` is ``sensor.product`` (the shipped ``default``) reads the product from the
-tag ``<sensor>.<product>``. Without a supply a policy behaves as before.
+Data Ingestion for the tag, creating ingestion and stream on first use (the policy class
+is :class:`.policy.IngestionPolicy`, whose ``data_supply`` names the supply). A supply
+whose ``tag_format`` is ``sensor.product`` (the shipped ``default``) reads the product from
+the tag ``<sensor>.<product>``, found or created by reference; a tag without a dot is
+stored the same way, with no product (no transformation picks it up).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from AccessControl.class_init import InitializeClass
-from AccessControl.SecurityInfo import ClassSecurityInfo
-from BTrees.OOBTree import OOBTree
-
 from ..errors import InvalidInputError
-from ..permissions import View
 from ..site.container import ID_RE
-from .policy import STREAM_MODULE, IngestionPolicy
+from .policy import IngestionPolicy
 
 SUPPLY_MODULE = "data_supply_module"
-
-
-class SupplyIngestionPolicy(IngestionPolicy):
-    """An Ingestion Policy that may feed a Data Supply (``data_supply``: its relative URL)."""
-
-    security = ClassSecurityInfo()
-    property_types = {**IngestionPolicy.property_types, "data_supply": str}
-    data_supply = ""
-
-    @security.protected(View)
-    def getDataSupply(self) -> str:
-        """The relative URL of the Data Supply this policy feeds ('' for none)."""
-        return self.data_supply
-
-    @security.protected(View)
-    def getDataSupplyValue(self) -> Any:
-        """The Data Supply this policy feeds, or None."""
-        if not self.data_supply:
-            return None
-        try:
-            return self.getPortalObject().unrestrictedTraverse(self.data_supply)
-        except (KeyError, AttributeError):
-            return None
-
-    def _stream_for(self, tag: str) -> Any:
-        supply = self.getDataSupplyValue()
-        if supply is None:
-            return super()._stream_for(tag)
-        module = getattr(self.getPortalObject(), STREAM_MODULE)
-        if self._streams is None:  # as the plain policy: made on first use
-            self._streams = OOBTree()
-        stream_id = self._streams.get(tag)
-        if stream_id is not None and module._getOb(stream_id, None) is not None:
-            return module._getOb(stream_id)
-        stream = ingestion_stream(supply, tag)
-        # Recorded as the plain policy does: parallel first posts of a tag conflict here
-        # and one is retried, finding the ingestion made by the other.
-        self._streams[tag] = stream.getId()
-        return stream
-
-
-InitializeClass(SupplyIngestionPolicy)
+#: The policy class was once a subclass of its own; the name stays for stored objects.
+SupplyIngestionPolicy = IngestionPolicy
 
 
 def _product_for(supply: Any, tag: str) -> Any:
@@ -72,7 +29,7 @@ def _product_for(supply: Any, tag: str) -> Any:
     if getattr(supply, "tag_format", "") == "sensor.product" or supply.getId() == "default":
         sensor, dot, name = tag.rpartition(".")
         if not dot or not sensor or not name:
-            raise InvalidInputError(f"tag {tag[:80]!r} is not <sensor>.<product>")
+            return None  # stored all the same, under no product
         product = portal.portal_catalog.getResultValue(portal_type="Data Product",
                                                        reference=name)
         if product is None:
@@ -147,7 +104,7 @@ def add_ingestion_policy(tool: Any, reference: Any, title: Any = None,
         reference, None) is None else None
     policy = tool.newContent(portal_type="Ingestion Policy", id=policy_id,
                              reference=reference, title=title, data_format="fluentd")
-    if not isinstance(policy, SupplyIngestionPolicy):
+    if not isinstance(policy, IngestionPolicy):
         raise InvalidInputError("the Ingestion Policy portal type does not support supplies")
     policy.edit(data_supply=supply.getRelativeUrl())
     return policy, supply, product
