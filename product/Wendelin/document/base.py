@@ -7,7 +7,7 @@ portal-type behaviour lives in one module per type beside this one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
@@ -48,6 +48,12 @@ class DocumentMixin(ToolsByAcquisition):
     """Properties and ERP5's common accessors, shared by leaf and folderish documents."""
 
     security = ClassSecurityInfo()
+
+    if TYPE_CHECKING:  # from the CMF content class each document also derives from
+        portal_type: str
+        def getId(self) -> str: ...
+        def getOwnerTuple(self) -> Any: ...
+        def reindexObject(self, idxs: Any = ...) -> None: ...
 
     #: Editable properties and their Python types; subclasses extend it.
     property_types: ClassVar[dict[str, type]] = {

@@ -10,7 +10,7 @@ by them.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
@@ -134,6 +134,12 @@ class PipelineMixin:
     """Relations, states and ERP5 accessors of the pipeline documents."""
 
     security = ClassSecurityInfo()
+
+    if TYPE_CHECKING:  # from the document classes each pipeline document also derives from
+        def getId(self) -> str: ...
+        def getPortalType(self) -> str: ...
+        def reindexObject(self, idxs: Any = ...) -> None: ...
+        def _getCatalogTool(self) -> Any: ...
     property_types: ClassVar[dict[str, type]] = dict(PIPELINE_PROPERTIES)
     #: Whether documents of the type have a simulation state (ingestions, analyses).
     has_simulation_state = False
@@ -173,7 +179,7 @@ class PipelineMixin:
             if name == "quantity" and isinstance(value, int):
                 value = float(value)
             converted[name] = value
-        super()._setProperties(converted)
+        super()._setProperties(converted)  # type: ignore[misc]  # DocumentMixin's, by the MRO
 
     def _resolve(self, url: str) -> Any:
         """The document at a relative URL below the portal, or None."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from AccessControl.class_init import InitializeClass
@@ -42,6 +43,14 @@ class _StreamPipelineMixin:
     security = ClassSecurityInfo()
     successor = ""
     predecessor = ""
+
+    if TYPE_CHECKING:  # from DataStream and the document classes it derives from
+        def getPortalObject(self) -> Any: ...
+        def getRelativeUrl(self) -> str: ...
+        def getSize(self) -> int: ...
+        def iterate(self, start: int = 0, end: int | None = None,
+                    chunk_size: int | None = None) -> Iterator[bytes]: ...
+        def readChunkList(self, start: int = 0, end: int | None = None) -> list[bytes]: ...
 
     def _linked(self, attribute: str) -> DataStream | None:
         path = getattr(self, attribute, "")
@@ -231,7 +240,8 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
         size = self.getSize()
         check_copy(size, f"getData() of Data Stream {self.getId()!r}",
                    "use iterate(), readChunkList() or open() to read it piecewise")
-        return self._file.read(0, size) if size else b""
+        bigfile = self._file
+        return bigfile.read(0, size) if size and bigfile is not None else b""
 
     @security.protected(ModifyPortalContent)
     @zpublish(False)
@@ -241,7 +251,9 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
         ``reindex=False`` leaves the catalog to the caller (ingestion appends many
         pieces, then refreshes the metadata once).
         """
-        self._getFile(create=True).append(data)
+        bigfile = self._getFile(create=True)
+        assert bigfile is not None  # create=True makes it
+        bigfile.append(data)
         if reindex:
             self.reindexData()
         return self.getSize()
@@ -251,6 +263,7 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
     def setData(self, data) -> None:
         """Replace the whole content (reindexed: size, date)."""
         bigfile = self._getFile(create=True)
+        assert bigfile is not None  # create=True makes it
         bigfile.truncate(0)
         if data:
             bigfile.write(0, data)

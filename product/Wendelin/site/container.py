@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from AccessControl import Unauthorized
 from AccessControl.class_init import InitializeClass
@@ -53,6 +53,12 @@ class ContentContainerMixin:
 
     security = ClassSecurityInfo()
 
+    if TYPE_CHECKING:  # from the ObjectManager class each container also derives from
+        def getId(self) -> str: ...
+        def getTypeInfo(self) -> Any: ...
+        def _getOb(self, id: str, default: Any = ...) -> Any: ...
+        def _setObject(self, id: str, object: Any) -> str: ...
+
     def _nextId(self) -> str:
         counter = getattr(aq_base(self), "_id_counter", None)
         if counter is None:
@@ -66,7 +72,7 @@ class ContentContainerMixin:
     def _checkId(self, id: str, allow_dup: int = 0) -> None:
         """Every way in (newContent, ZMI rename, paste, ``_setObject``) obeys :data:`ID_RE`."""
         check_id(id)
-        super()._checkId(id, allow_dup)
+        super()._checkId(id, allow_dup)  # type: ignore[misc]  # ObjectManager's, by the MRO
 
     @security.protected(View)
     def getAllowedPortalTypeList(self) -> list[str]:
