@@ -1,10 +1,15 @@
-"""fluentd's msgpack stream, parsed incrementally from arbitrary chunk boundaries."""
+"""fluentd's msgpack stream, parsed incrementally from arbitrary chunk boundaries; the
+strict check of raw bodies (the default policy stores them byte for byte)."""
 
 from __future__ import annotations
 
 import msgpack
 import pytest
-from Products.Wendelin.ingestion.fluentd import IngestionFormatError, iter_entries
+from Products.Wendelin.ingestion.fluentd import (
+    IngestionFormatError,
+    iter_entries,
+    iter_whole_objects,
+)
 
 
 def packed(*entries) -> bytes:
@@ -82,3 +87,28 @@ def test_a_map_keyed_by_a_list_is_a_format_error():
     body = b"\x92\x01\x81\x91\x01\x02"  # [1, {[1]: 2}]: the key cannot be hashed
     with pytest.raises(IngestionFormatError, match="malformed"):
         list(iter_entries([body]))
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 1000])
+def test_a_strict_raw_body_passes_unchanged_or_is_refused_whole(size):
+    """Whole msgpack objects (entries, or one list of them as testWendelin test_09 posts)
+    pass byte for byte whatever the chunking; a cut inside one is refused."""
+    body = packed(*THREE) + packed([list(e) for e in THREE])
+    ends = boundaries(*THREE, [list(e) for e in THREE])
+    assert b"".join(iter_whole_objects(chunked(body, size))) == body
+    for cut in range(1, len(body)):
+        if cut in ends:
+            assert b"".join(iter_whole_objects(chunked(body[:cut], size))) == body[:cut]
+            continue
+        with pytest.raises(IngestionFormatError, match="truncated"):
+            list(iter_whole_objects(chunked(body[:cut], size)))
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [b"\xc1", b"\x92\x01\x81\x91\x01\x02", b"\xa2\xff\xfe"],
+    ids=["never-used byte", "map keyed by a list", "text not utf-8"],
+)
+def test_a_strict_raw_body_that_could_not_be_read_back_is_malformed(tail):
+    with pytest.raises(IngestionFormatError, match="malformed"):
+        list(iter_whole_objects(chunked(packed(*THREE) + tail, 3)))
