@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from transaction.interfaces import DoomedTransaction
-from zExceptions import Forbidden, NotFound
-from ZODB.POSException import ConflictError
-
 from Products.Wendelin.bigdata.errors import BigArrayError, OutOfCoreError
 from Products.Wendelin.edge import InputGuard, cross_site_reason, status_for
 from Products.Wendelin.errors import (
@@ -15,6 +11,9 @@ from Products.Wendelin.errors import (
     QuotaExceededError,
     StateConflictError,
 )
+from transaction.interfaces import DoomedTransaction
+from zExceptions import Forbidden, NotFound
+from ZODB.POSException import ConflictError
 
 
 class Request:
@@ -59,7 +58,8 @@ def test_other_sites_are_refused(headers):
 
 def test_default_ports_are_the_same_origin():
     assert cross_site_reason(Request("http://example.org:80", Origin="http://example.org")) is None
-    assert cross_site_reason(Request("https://example.org", Origin="https://example.org:443")) is None
+    request = Request("https://example.org", Origin="https://example.org:443")
+    assert cross_site_reason(request) is None
 
 
 @pytest.mark.parametrize("exc, status", [

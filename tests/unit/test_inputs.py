@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from Products.Wendelin.errors import InvalidInputError, QuotaExceededError
 from Products.Wendelin.inputs import (
     as_choice,
