@@ -31,14 +31,16 @@ upgrade: $(STAMP)
 sample: $(STAMP)
 	$(BIN)/python bt5/erp5_wendelin_tutorial/sample/upload_sample.py
 
-## Install what the tests need and run every test.
-test: $(STAMP)
+## Install what the tests need, check style and types (lint, first: it fails fast), run every test.
+test: lint
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy)
 	$(BIN)/python -m pytest -q
 
+## Style (ruff, the rules in pyproject.toml) and types (mypy over product/Wendelin and erp5_kernel).
 lint: $(STAMP)
 	$(BIN)/ruff check product erp5_kernel tests bench bt5
+	$(BIN)/mypy
 
 clean-instance:
 	rm -rf instance/var instance/etc
