@@ -2,9 +2,11 @@
 
 What ``make cluster`` calls. The ZEO server (``runzeo``) owns Data.fs and the blobs in the
 instance's ``var/``; each worker is ``wendelin run`` as a ZEO client with its own blob
-cache (``var/workers/<n>/``) on a free port; haproxy balances ``WENDELIN_PORT`` over them
-(installed from Debian when missing). With ``WENDELIN_ZEO=host:port`` the workers use
-that ZEO server instead and none is started, which is how workers on other machines join.
+cache (``var/workers/<n>/``) on a free port, told its number (``WENDELIN_WORKER=<n>``:
+``WENDELIN_ACTIVITY_WORKERS`` selects activity workers by it); haproxy balances
+``WENDELIN_PORT`` over them (installed from Debian when missing). With
+``WENDELIN_ZEO=host:port`` the workers use that ZEO server instead and none is started,
+which is how workers on other machines join.
 Workers are supervised: one that exits is started again on its port, after a delay that
 doubles with each quick death (1 s up to 60 s); every restart is logged and counted in
 ``var/cluster-status.json``. The cluster is its descendants' child subreaper (Linux): what
@@ -227,6 +229,8 @@ class Cluster:
                 "WENDELIN_ZEO": self.zeo_address,
                 "WENDELIN_JUPYTER": "0",
                 "WENDELIN_ADMIN_PASSWORD": password,
+                # Which worker this is: WENDELIN_ACTIVITY_WORKERS selects by this number.
+                "WENDELIN_WORKER": str(number),
             }
             worker = Worker(number, port, env)
             worker.spawn()
