@@ -36,7 +36,11 @@ def _checkout_files() -> list[str]:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    """Build the project's wheel from a copy of the checkout (so the tree stays clean)."""
+    """Build the project's wheel from a copy of the checkout (so the tree stays clean).
+
+    With build isolation, as ``pip install .`` does: pip fetches the build backend that
+    pyproject names from its configured index (or its cache).
+    """
     base = tmp_path_factory.mktemp("wheel")
     source = base / "src"
     for name in _checkout_files():
