@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from .errors import ConfigurationError
 from .processes import BANNER_END, CLUSTER_READY, READY, ProcessOutput
-from .settings import Settings
+from .settings import Settings, shipped_path
 
 if TYPE_CHECKING:
     from erp5_kernel.launcher import JupyterProcess
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "instance"
+TEMPLATES = shipped_path("instance")
 BIN = Path(sys.executable).parent
 #: Restart delays: the first after FIRST_DELAY s, doubled per quick death, at most MAX_DELAY.
 FIRST_DELAY = 1.0
