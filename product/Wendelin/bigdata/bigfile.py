@@ -10,12 +10,21 @@ file. Fewer, larger files make writes, commits and mappings cheap (one file crea
 one rename and one ``mmap`` per extent instead of per block). A later transaction that
 changes part of a committed extent writes new blobs for just the blocks it touches
 (copy on write); committed blob files are never modified, so mapped views stay valid.
+
+Appends go to a short *tail* of runs kept in the file's own state, each run one blob
+written by one transaction, so appends to one file from concurrent transactions merge
+at commit (:meth:`ZBigFile._p_resolveConflict`: the later commit's runs go after the
+earlier's) instead of conflicting on the size and the block table. A run's file is laid
+out in block coordinates (it starts with a copy of the partial block before it), so when
+no other append came in between it is adopted into the block table without a copy;
+the tail is folded into the table now and then, and before any other kind of write.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import random
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -24,6 +33,7 @@ import numpy as np
 from BTrees.IOBTree import IOBTree
 from persistent import Persistent
 from ZODB.blob import Blob
+from ZODB.POSException import ConflictError
 
 from .abc import BigFile
 from .budget import check_copy
@@ -32,6 +42,11 @@ from .errors import BigFileError
 DEFAULT_BLKSIZE = 2 * 1024**2
 #: Largest blob file written for consecutive blocks of one transaction (an extent).
 MAX_EXTENT = 64 * 1024**2
+#: Tail runs from which a transaction's first append folds the tail into the block table
+#: with probability FOLD_CHANCE (so concurrent appenders rarely fold at once: two folds
+#: do conflict), and from which it always does.
+FOLD_FROM, FOLD_ALWAYS, FOLD_CHANCE = 64, 256, 1 / 32
+_MISSING = object()
 
 def as_bytes_view(data) -> memoryview:
     """A flat byte view of any buffer (bytes, memoryview, contiguous or not ndarray)."""
@@ -137,8 +152,32 @@ class _Files:
             os.close(fd)
 
 
+def _same_key(value):
+    """A hashable stand-in of a state value (persistent references by oid)."""
+    oid = getattr(value, "oid", None)
+    if oid is not None and type(value).__name__ == "PersistentReference":
+        return ("ref", oid)
+    if isinstance(value, (list, tuple)):
+        return tuple(_same_key(item) for item in value)
+    try:
+        hash(value)
+    except TypeError:
+        return ("repr", repr(value))
+    return value
+
+
+def _run_key(run: tuple) -> tuple:
+    return _same_key(run)
+
+
 class ZBigFile(Persistent, BigFile):
-    """A byte file of ``blksize`` blocks kept in an ``IOBTree`` of blob extents."""
+    """A byte file of ``blksize`` blocks kept in an ``IOBTree`` of blob extents, then a
+    tail of appended runs (see the module's docstring)."""
+
+    #: Runs ``(blob, start written for, length)`` after the block table's bytes.
+    _tail: tuple = ()
+    #: Bumped by writes that change the partial last block (never merged with appends).
+    _gen = 0
 
     def __init__(self, blksize: int = DEFAULT_BLKSIZE) -> None:
         if isinstance(blksize, bool) or not isinstance(blksize, int) or blksize <= 0:
@@ -165,6 +204,12 @@ class ZBigFile(Persistent, BigFile):
         transaction wrote the block; committed blob files are never modified. Each
         extent's file is looked up once.
         """
+        if self._tail:
+            return self._tail_block_files(first, last)
+        return self._table_block_files(first, last)
+
+    def _table_block_files(self, first: int, last: int) -> Iterator[tuple[int, str, int, int]]:
+        """:meth:`block_files` of the block table alone."""
         blksize = self.blksize
         files: dict[int, tuple[Blob, str, int]] = {}
         for index, entry in self._blocks.items(first, last):
@@ -177,6 +222,134 @@ class ZBigFile(Persistent, BigFile):
             if length > 0:
                 yield index, path, slot * blksize, length
 
+    # -- the tail of appended runs -------------------------------------------------------
+    def _fixed_size(self) -> int:
+        """Bytes held by the block table (the tail's runs follow them)."""
+        return self._size - sum(run[2] for run in self._tail)
+
+    def mappable(self) -> bool:
+        """True when every block can be mapped from a blob file at a block boundary
+        (false only after concurrent appends merged, until the tail is folded)."""
+        pos = self._fixed_size()
+        for _, start, length in self._tail:
+            if start != pos:
+                return False
+            pos += length
+        return True
+
+    def _tail_block_files(self, first: int, last: int) -> Iterator[tuple[int, str, int, int]]:
+        """:meth:`block_files` of a file with a tail: the table's blocks, then each
+        aligned run's blocks (a run's first block replaces the table's partial one)."""
+        blksize = self.blksize
+        fixed = self._fixed_size()
+        tail = self._tail
+        if fixed:
+            for item in self._table_block_files(first, last):
+                if item[0] * blksize < fixed - fixed % blksize or tail[0][1] != fixed:
+                    yield item
+        pos = fixed
+        for blob, start, length in tail:
+            if start != pos:
+                raise BigFileError("concurrent appends not folded yet: read, do not map")
+            base = start // blksize
+            path = _blob_file(blob)[0]
+            for index in range(max(first, base), min(last, (start + length - 1) // blksize) + 1):
+                slot = index - base
+                stored = min(blksize, start % blksize + length - slot * blksize)
+                yield index, path, slot * blksize, stored
+            pos += length
+
+    def _append_tail(self, view: memoryview) -> None:
+        """Append ``view`` as runs of the tail: extend this transaction's last run in
+        place, else start a run in a new blob laid out in block coordinates."""
+        blksize = self.blksize
+        if self._tail:
+            blob, start, length = self._tail[-1]
+            path = _uncommitted_path(blob)
+            at = start % blksize + length
+            if path is not None and at < MAX_EXTENT:
+                n = min(len(view), MAX_EXTENT - at)
+                fd = os.open(path, os.O_WRONLY)
+                try:
+                    _preallocate(fd, at, n)
+                    _pwrite_all(fd, view[:n], at)
+                finally:
+                    os.close(fd)
+                self._tail = (*self._tail[:-1], (blob, start, length + n))
+                self._size += n
+                view = view[n:]
+        while len(view):
+            start = self._size
+            lead = start % blksize
+            n = min(len(view), MAX_EXTENT - lead)
+            head = bytearray(lead)
+            if lead:
+                self.readinto(start - lead, head)
+            blob = self._new_blob(view[:n], at=lead, head=memoryview(head))
+            self._tail = (*self._tail, (blob, start, n))
+            self._size += n
+            view = view[n:]
+
+    def _fold(self) -> None:
+        """Move the tail into the block table: aligned runs are adopted as they are,
+        runs moved by a merge (their layout no longer matches) are copied."""
+        tail = self._tail
+        if not tail:
+            return
+        blksize = self.blksize
+        pos = self._fixed_size()
+        self._tail, self._size = (), pos
+        for blob, start, length in tail:
+            if start == pos:
+                base = start // blksize
+                for index in range(base, (start + length - 1) // blksize + 1):
+                    self._blocks[index] = blob if index == base else (blob, index - base)
+                self._size = start + length
+            else:
+                path = _blob_file(blob)[0]
+                chunk = bytearray(min(length, 4 * 1024**2))
+                done = 0
+                with open(path, "rb") as source:
+                    while done < length:
+                        piece = memoryview(chunk)[: min(len(chunk), length - done)]
+                        _pread_into(source.fileno(), piece, start % blksize + done)
+                        self._write_fixed(pos + done, piece)
+                        done += len(piece)
+            pos += length
+
+    def _p_resolveConflict(self, old: dict, committed: dict, new: dict) -> dict:
+        """Merge a transaction that only appended (``new``) with everything committed
+        since it started, when that only appended too: its runs go after them.
+
+        Non-appends bump ``_gen`` (never merged). ``committed`` may have folded; ``new``
+        may have folded only the tail it read, and only if ``committed`` did not.
+        """
+        for key in (set(old) | set(committed) | set(new)) - {"_tail", "_size"}:
+            values = [state.get(key, _MISSING) for state in (old, committed, new)]
+            if len({_same_key(value) for value in values}) != 1:
+                raise ConflictError("concurrent changes to a big file other than appends")
+        old_tail = [_run_key(run) for run in old.get("_tail", ())]
+        committed_tail = list(committed.get("_tail", ()))
+        new_tail = list(new.get("_tail", ()))
+        if committed["_size"] < old["_size"]:
+            raise ConflictError("a big file shrank under concurrent appends")
+        if [_run_key(run) for run in new_tail[: len(old_tail)]] == old_tail:
+            added = new_tail[len(old_tail):]  # new did not fold
+            if new["_size"] != old["_size"] + sum(run[2] for run in added):
+                raise ConflictError("concurrent changes to a big file other than appends")
+            tail = committed_tail + added
+        elif [_run_key(run) for run in committed_tail[: len(old_tail)]] == old_tail:
+            added = new_tail  # new folded exactly what it read, committed did not fold
+            if new["_size"] - sum(run[2] for run in added) != old["_size"]:
+                raise ConflictError("concurrent changes to a big file other than appends")
+            tail = committed_tail[len(old_tail):] + added
+        else:
+            raise ConflictError("two transactions folded one big file's appends")
+        merged = dict(committed)
+        merged["_tail"] = tuple(tail)
+        merged["_size"] = committed["_size"] + sum(run[2] for run in added)
+        return merged
+
     def segments(self, start: int, end: int) -> list[tuple[str | None, int, int]]:
         """``(path, offset in file, length)`` pieces covering ``[start, end)``.
 
@@ -186,10 +359,34 @@ class ZBigFile(Persistent, BigFile):
         end = min(end, self._size)
         if end <= start:
             return []
+        if not self._tail:
+            return self._table_segments(start, end)
+        fixed = self._fixed_size()
+        pieces = self._table_segments(start, min(end, fixed)) if start < fixed else []
+        pos = fixed
+        for blob, written, length in self._tail:
+            lo, hi = max(start, pos), min(end, pos + length)
+            if lo < hi:
+                path = _blob_file(blob)[0]
+                at = written % self.blksize + lo - pos
+                last = pieces[-1] if pieces else None
+                if last and last[0] == path and last[1] + last[2] == at:
+                    pieces[-1] = (path, last[1], last[2] + hi - lo)
+                else:
+                    pieces.append((path, at, hi - lo))
+            pos += length
+            if pos >= end:
+                break
+        return pieces
+
+    def _table_segments(self, start: int, end: int) -> list[tuple[str | None, int, int]]:
+        """:meth:`segments` of ``[start, end)`` within the block table."""
+        if end <= start:
+            return []
         blksize = self.blksize
         files = {
             index: (path, offset, length)
-            for index, path, offset, length in self.block_files(
+            for index, path, offset, length in self._table_block_files(
                 start // blksize, (end - 1) // blksize
             )
         }
@@ -235,11 +432,14 @@ class ZBigFile(Persistent, BigFile):
             return jar.db()._storage.temporaryDirectory()
         return tempfile.gettempdir()
 
-    def _new_blob(self, view: memoryview, at: int = 0) -> Blob:
-        """A blob whose file holds ``view`` at ``at`` (zeros before), moved in, not copied."""
+    def _new_blob(self, view: memoryview, at: int = 0, head: memoryview | None = None) -> Blob:
+        """A blob whose file holds ``view`` at ``at`` (zeros, or ``head``, before), moved
+        in, not copied."""
         fd, path = tempfile.mkstemp(prefix="wendelin-", dir=self._temporary_directory())
         try:
-            _preallocate(fd, at, len(view))
+            _preallocate(fd, 0 if head else at, len(view) + (at if head else 0))
+            if head:
+                _pwrite_all(fd, head, 0)
             _pwrite_all(fd, view, at)
         except BaseException:
             os.close(fd)
@@ -331,6 +531,16 @@ class ZBigFile(Persistent, BigFile):
     def write(self, offset: int, data) -> None:
         offset = _check_offset("offset", offset)
         view = as_bytes_view(data)
+        self._fold()
+        blksize = self.blksize
+        if len(view) and offset + len(view) > self._size - self._size % blksize:
+            # The partial last block changes: a concurrent append (which copied it into
+            # its run) must not merge with this transaction.
+            self._gen = self._gen + 1
+        self._write_fixed(offset, view)
+
+    def _write_fixed(self, offset: int, view: memoryview) -> None:
+        """:meth:`write` into the block table (the tail is empty or being folded)."""
         blksize = self.blksize
         pos = 0
         with _Files(os.O_WRONLY) as files:
@@ -360,12 +570,30 @@ class ZBigFile(Persistent, BigFile):
             self._size = offset + len(view)
 
     def append(self, data) -> int:
+        """Append at the end; concurrent transactions' appends merge at commit."""
         offset = self._size
-        self.write(offset, data)
+        view = as_bytes_view(data)
+        if not len(view):
+            return offset
+        runs = len(self._tail)
+        ours = runs and _uncommitted_path(self._tail[-1][0]) is not None
+        if runs >= 2 * FOLD_ALWAYS or (not ours and (
+            runs >= FOLD_ALWAYS or (runs >= FOLD_FROM and random.random() < FOLD_CHANCE)
+        )):
+            # Folding only at a transaction's first append keeps its own runs movable.
+            self._fold()
+        self._append_tail(view)
         return offset
 
     def truncate(self, n: int) -> None:
         n = _check_offset("size", n)
+        if n != self._size or self._tail:
+            self._gen = self._gen + 1  # never merged with concurrent appends
+        if self._tail:
+            if n <= self._fixed_size():
+                self._size, self._tail = self._fixed_size(), ()
+            else:
+                self._fold()
         if n < self._size:
             blksize = self.blksize
             keep_blocks = -(-n // blksize)

@@ -307,7 +307,16 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
         count = (size - offset) // dtype.itemsize
         if count == 0:
             return np.zeros(0, dtype)
-        view = map_range(self._file, offset, count * dtype.itemsize)
+        nbytes = count * dtype.itemsize
+        if not self._file.mappable():
+            # Concurrent appends merged and not folded yet: their runs are not at block
+            # boundaries of their files, so this view is a copy (within the budget).
+            check_copy(nbytes, "getArrayView() of a stream with merged appends",
+                       "read it piecewise with iterate()")
+            buffer = bytearray(nbytes)
+            self._file.readinto(offset, buffer)
+            return np.frombuffer(bytes(buffer), dtype=dtype)
+        view = map_range(self._file, offset, nbytes)
         return np.frombuffer(view, dtype=dtype)
 
     # -- HTTP ------------------------------------------------------------------------------
