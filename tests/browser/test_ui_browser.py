@@ -40,11 +40,13 @@ def test_login_lands_on_came_from_and_logout_ends_the_session(page, live_server,
 
 def test_start_page_and_every_module(page, login, live_server, fixtures, artifacts):
     login()
-    expect(page.locator(".card")).to_have_count(5)
+    expect(page.locator(".card")).to_have_count(11)   # five data modules, six of pipelines
     count = page.locator(".card[data-module=data_operation_module] .count").inner_text()
     assert int(count) >= 27
     shot(page, artifacts, "02-start-page")
-    titles = ["Data Streams", "Data Arrays", "Data Notebooks", "Data Operations", "Images"]
+    titles = ["Data Streams", "Data Arrays", "Data Notebooks", "Data Operations", "Images",
+              "Data Products", "Data Supplies", "Data Ingestions", "Data Transformations",
+              "Data Analyses", "Progress Indicators"]
     for title in titles:
         page.click(f".mainnav a:has-text('{title}')")
         expect(page.locator("h1")).to_have_text(title)
@@ -180,7 +182,7 @@ def test_phone_layout_is_readable(chromium, live_server, fixtures, artifacts):
     page.fill("input[name=__ac_name]", "zope")
     page.fill("input[name=__ac_password]", "functional-secret")
     page.click("button:has-text('Log in')")
-    expect(page.locator(".card")).to_have_count(5)
+    expect(page.locator(".card")).to_have_count(11)   # five data modules, six of pipelines
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
     shot(page, artifacts, "11-phone-start")
