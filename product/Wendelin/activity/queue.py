@@ -126,6 +126,7 @@ class ActivityTool(SimpleItem):
         self._messages = OOBTree()
         self._failed = OOBTree()
         self._processed = Length()
+        self._processed_by = OOBTree()  # node name -> Length: who runs the activities
         self._alarms = OOBTree()  # alarm id -> AlarmState (see .alarm)
 
     # -- queueing (trusted code) -----------------------------------------------------------
@@ -209,9 +210,30 @@ class ActivityTool(SimpleItem):
         """Messages processed successfully since the tool was created."""
         return self._processed()
 
+    security.declarePrivate("countProcessed")
+
+    def countProcessed(self, node: str) -> None:
+        """Count one message done by ``node`` (in the work transaction; Lengths merge)."""
+        self._processed.change(1)
+        by_node = getattr(aq_base(self), "_processed_by", None)
+        if by_node is None:
+            by_node = self._processed_by = OOBTree()
+        counter = by_node.get(node)
+        if counter is None:
+            counter = by_node[node] = Length()
+        counter.change(1)
+
+    @security.protected(View)
+    def getProcessedCountByNode(self) -> dict[str, int]:
+        """``{node: messages it processed}``: which processes run activities (a node is a
+        host and instance directory, so a restarted worker keeps its count)."""
+        by_node = getattr(aq_base(self), "_processed_by", None) or {}
+        return {node: counter() for node, counter in by_node.items()}
+
     @security.protected(View)
     def getStatus(self) -> dict[str, Any]:
-        """Counts for operators and tests: queued, running, failed, processed."""
+        """Counts for operators and tests: queued, running, failed, processed (in all and
+        by node)."""
         queued = running = 0
         for message in self._messages.values():
             if message.state == "claimed":
@@ -219,7 +241,7 @@ class ActivityTool(SimpleItem):
             else:
                 queued += 1
         return {"queued": queued, "running": running, "failed": len(self._failed),
-                "processed": self._processed()}
+                "processed": self._processed(), "processed_by": self.getProcessedCountByNode()}
 
     @security.protected(View)
     def status_json(self, REQUEST=None) -> str:
@@ -390,6 +412,8 @@ def ensure_activity_tool(portal: Any) -> ActivityTool:
     tool = portal._getOb(TOOL_ID)
     if getattr(aq_base(tool), "_alarms", None) is None:
         tool._alarms = OOBTree()
+    if getattr(aq_base(tool), "_processed_by", None) is None:
+        tool._processed_by = OOBTree()
     return tool
 
 

@@ -255,7 +255,7 @@ class Worker(threading.Thread):
                 self._call(portal, message)
                 del tool._messages[key]
                 message.state = "done"  # writes the message: a concurrent claim conflicts
-                tool._processed.change(1)
+                tool.countProcessed(self.node)
                 self.tm.commit()
                 return
             except ConflictError:
@@ -341,6 +341,9 @@ class ActivityRunner:
         """Create ``portal_activities`` if missing, then start the threads (if enabled)."""
         ensure_tool(self.db)
         if not self.settings.enabled:
+            logger.info("activities are not run by this process (WENDELIN_ACTIVITY_WORKERS=%s, "
+                        "worker %d)", os.environ.get("WENDELIN_ACTIVITY_WORKERS", ""),
+                        worker_number(dict(os.environ)))
             return self
         for index in range(self.settings.threads):
             worker = Worker(self.db, self.settings, index, self.stopping, alarms=index == 0)
