@@ -5,6 +5,7 @@ The tests run in file order on one cluster; the last ones kill a worker and stop
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -128,8 +129,13 @@ def ingest(session, url, tag, payload, request_id=None):
 
 
 def stream_of(session, url, tag) -> bytes:
+    """The payloads the default policy stored for ``tag``, checked to be the posted msgpack
+    entries byte for byte (it stores bodies unchanged, as real Wendelin)."""
     status = session.get(f"{url}/portal_ingestion_policies/default/status_json").json()
-    return session.get(status[tag]["url"]).content
+    stored = session.get(status[tag]["url"]).content
+    entries = list(msgpack.Unpacker(io.BytesIO(stored), raw=False))
+    assert b"".join(msgpack.packb(e, use_bin_type=True) for e in entries) == stored
+    return b"".join(payload for _time, payload in entries)
 
 
 def cell(session, url, code, reference="cluster-nb"):
@@ -159,7 +165,6 @@ def test_front_door_and_every_worker_serve_one_site(cluster):
 
 def test_browser_login_and_upload_through_the_front_door(cluster):
     """Sessions live in ZODB, so a login on one worker holds on the other."""
-    import io
     import wave
 
     browser = requests.Session()
@@ -205,14 +210,14 @@ def test_concurrent_appends_through_the_front_door_lose_nothing(cluster):
         session = cluster.session()
         statuses = []
         for i in range(count):
-            answer = ingest(session, cluster.url, "cluster-busy", f"<{number}:{i}>".encode())
+            answer = ingest(session, cluster.url, "cluster.busy", f"<{number}:{i}>".encode())
             statuses.append(answer.status_code)
         return statuses
 
     with ThreadPoolExecutor(clients) as pool:
         statuses = [s for result in pool.map(client, range(clients)) for s in result]
     assert set(statuses) == {204}
-    data = stream_of(cluster.session(), cluster.url, "cluster-busy").decode()
+    data = stream_of(cluster.session(), cluster.url, "cluster.busy").decode()
     expected = {f"{n}:{i}" for n in range(clients) for i in range(count)}
     pieces = data[1:-1].split("><")
     assert len(pieces) == len(expected) and set(pieces) == expected  # each exactly once
@@ -290,7 +295,7 @@ def test_a_worker_of_another_machine_joins_with_wendelin_zeo(cluster, tmp_path):
                 url = line.split(" at ", 1)[1].strip()
                 break
         assert url, "the extra worker did not start"
-        data = stream_of(cluster.session(), url, "cluster-busy")
+        data = stream_of(cluster.session(), url, "cluster.busy")
         assert data.count(b"<") == 8 * 200
     finally:
         process.send_signal(signal.SIGINT)
@@ -310,7 +315,7 @@ def test_killed_worker_loses_nothing_and_every_append_is_stored_exactly_once(clu
     def post_until_acknowledged(number: int) -> None:
         for attempt in range(100):
             try:
-                answer = ingest(session, url, "cluster-kill", f"<{number}>".encode(),
+                answer = ingest(session, url, "cluster.kill", f"<{number}>".encode(),
                                 request_id=f"kill-{number}")
                 if answer.status_code == 204:
                     tries.append(attempt + 1)
@@ -338,10 +343,10 @@ def test_killed_worker_loses_nothing_and_every_append_is_stored_exactly_once(clu
     for number in range(fed, fed + 20):  # the cluster keeps serving; numbers go on
         post_until_acknowledged(number)
     for number in range(max(0, fed - 50), fed):  # replays of acknowledged posts: no-ops
-        answer = ingest(session, url, "cluster-kill", f"<{number}>".encode(),
+        answer = ingest(session, url, "cluster.kill", f"<{number}>".encode(),
                         request_id=f"kill-{number}")
         assert answer.status_code == 204 and answer.headers["Idempotency-Replayed"] == "true"
-    stored = [int(p) for p in stream_of(session, url, "cluster-kill").decode()[1:-1].split("><")]
+    stored = [int(p) for p in stream_of(session, url, "cluster.kill").decode()[1:-1].split("><")]
     assert stored == list(range(fed + 20))  # each exactly once, in the order sent
     assert not alive(victim_pid)
     print(f"{fed + 20} appends, {sum(tries) - len(tries)} retried after the kill")
@@ -359,8 +364,8 @@ def test_a_killed_worker_is_restarted_with_backoff_and_serves_again(cluster):
     new_pid = int(back.group(1))
     assert new_pid != old_pid and alive(new_pid) and back.group(2) == worker_url
     session = cluster.session()
-    assert ingest(session, worker_url, "after-restart", b"served").status_code == 204
-    assert stream_of(session, worker_url, "after-restart") == b"served"
+    assert ingest(session, worker_url, "after.restart", b"served").status_code == 204
+    assert stream_of(session, worker_url, "after.restart") == b"served"
     status = json.loads(cluster.status_file.read_text())
     assert status["workers"][0] == {**status["workers"][0], "pid": new_pid, "restarts": 1,
                                     "state": "serving"}
