@@ -118,8 +118,9 @@ def make_app(zope_conf: str | Path):
     from ZPublisher.httpexceptions import HTTPExceptionHandler
 
     from .edge import InputGuard
+    from .uploads_wsgi import SpooledUploads
 
-    return InputGuard(HTTPExceptionHandler(make_wsgi_app({}, str(zope_conf))))
+    return InputGuard(SpooledUploads(HTTPExceptionHandler(make_wsgi_app({}, str(zope_conf)))))
 
 
 def prepare_site(settings: Settings, attempts: int = 5) -> str:

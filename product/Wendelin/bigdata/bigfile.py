@@ -585,6 +585,38 @@ class ZBigFile(Persistent, BigFile):
         self._append_tail(view)
         return offset
 
+    def append_file(self, path: str, length: int) -> int:
+        """Append the ``length`` bytes of the file at ``path`` (exactly its size) as one
+        run whose blob is that file: hard-linked into the storage, never copied (a copy
+        only across file systems). The file itself is left in place. Returns the offset."""
+        offset = self._size
+        if os.stat(path).st_size != length:
+            raise BigFileError(f"{path} does not hold {length} bytes")
+        if not length:
+            return offset
+        fd, linked = tempfile.mkstemp(prefix="wendelin-", dir=self._temporary_directory())
+        os.close(fd)
+        os.unlink(linked)
+        try:
+            os.link(path, linked)
+        except OSError:
+            import shutil
+
+            shutil.copyfile(path, linked)
+        blob = Blob()
+        if self._p_jar is not None:
+            self._p_jar.add(blob)
+        blob.consumeFile(linked)
+        if self._tail and len(self._tail) >= FOLD_ALWAYS:
+            self._fold()
+        blksize = self.blksize
+        # The file starts at the run's first byte: on a block boundary the run is
+        # aligned; elsewhere it is laid out as a moved run (read, copied at the fold).
+        written = offset - offset % blksize
+        self._tail = (*self._tail, (blob, written, length))
+        self._size += length
+        return offset
+
     def truncate(self, n: int) -> None:
         n = _check_offset("size", n)
         if n != self._size or self._tail:

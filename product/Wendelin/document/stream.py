@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -14,10 +15,11 @@ from ZPublisher import zpublish
 from ..bigdata import BigFileReader, ZBigFile
 from ..bigdata.bigarray import check_dtype
 from ..bigdata.bigfile import read_segments
-from ..bigdata.budget import check_copy
+from ..bigdata.budget import check_copy, get_memory_budget
 from ..bigdata.errors import BigFileError
 from ..bigdata.mapping import map_range
 from ..errors import InvalidInputError, RangeNotSatisfiableError
+from ..inputs import check_free_disk
 from ..permissions import ModifyPortalContent, View
 from .base import WendelinDocument
 from .http import (
@@ -30,6 +32,7 @@ from .http import (
     parse_range,
     serve_inert,
 )
+from .scripts import run_skin_script, skin_script
 
 #: Block size of streams: an append after a commit copies at most one block (it is what
 #: small ingestion posts pay); big writes still go into extents of up to 64 MiB.
@@ -143,10 +146,11 @@ class _StreamPipelineMixin:
         from ..activity import activate
         from ..inputs import as_int
 
-        chunk_length = as_int("chunk_length", chunk_length, minimum=1)
+        # a chunk is read into memory: at most the memory budget, and at least one byte
+        chunk_length = as_int("chunk_length", chunk_length, minimum=1,
+                              maximum=get_memory_budget())
         script = transform_script_id or "DataStream_copyCSVToDataArray"
-        if not isinstance(script, str) or not script.isidentifier():
-            raise InvalidInputError(f"transform_script_id is not a script name: {script!r}")
+        skin_script(self, script)  # a skin script the caller may call, refused here (400)
         tag = f"transform:{self.getRelativeUrl()}:{uuid.uuid4().hex[:8]}"
         if data_array_reference:
             # Made here, once: parallel chunks creating it would each make their own.
@@ -202,8 +206,8 @@ class _StreamPipelineMixin:
                     end, None, script_id, data_array_reference, chunk_length, tag)
         if end <= start:
             return
-        getattr(self, script_id)(self, self.readChunkList(start, end), start, end,
-                                 data_array_reference)
+        run_skin_script(self, script_id, self, self.readChunkList(start, end), start, end,
+                        data_array_reference)
 
 
 InitializeClass(_StreamPipelineMixin)
@@ -254,6 +258,16 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
         bigfile = self._getFile(create=True)
         assert bigfile is not None  # create=True makes it
         bigfile.append(data)
+        if reindex:
+            self.reindexData()
+        return self.getSize()
+
+    security.declarePrivate("appendFile")
+
+    def appendFile(self, path: str, size: int, reindex: bool = True) -> int:
+        """Append the whole file at ``path`` (``size`` bytes) by adopting it as a blob
+        (no copy: uploads spooled by ``uploads_wsgi``); returns the new size."""
+        self._getFile(create=True).append_file(path, size)
         if reindex:
             self.reindexData()
         return self.getSize()
@@ -345,6 +359,20 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
         """The size and type, without the bytes."""
         return self.index_html(REQUEST, RESPONSE)
 
+    security.declarePrivate("_appendBody")
+
+    def _appendBody(self, REQUEST, bigfile: ZBigFile) -> int:
+        """Append the request body: a body spooled into the blob directory by
+        ``uploads_wsgi`` is adopted as it is, another one copied block by block."""
+        from ..uploads_wsgi import SPOOLED_BODY
+
+        spooled = REQUEST.environ.get(SPOOLED_BODY)
+        if spooled is not None and os.path.exists(spooled.path):
+            check_free_disk(os.path.dirname(spooled.path), 0, "a PUT")
+            bigfile.append_file(spooled.path, spooled.size)
+            return spooled.size
+        return copy_request_body(REQUEST, bigfile.append)
+
     @security.protected(ModifyPortalContent)
     def PUT(self, REQUEST, RESPONSE):
         """Replace the content, or append with ``Content-Range: bytes a-b/*`` (a = size).
@@ -366,7 +394,7 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
                 raise RangeNotSatisfiableError(
                     f"append must start at {bigfile.size}, not {start}"
                 )
-            written = copy_request_body(REQUEST, bigfile.append)
+            written = self._appendBody(REQUEST, bigfile)
             if written != end - start:
                 # Raising aborts the transaction: the bytes already appended go away.
                 raise InvalidInputError(
@@ -378,7 +406,7 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
             if body_type and not REQUEST.environ.get(DEFAULTED_BODY_TYPE):
                 self.content_type = check_content_type(body_type)
             bigfile.truncate(0)
-            copy_request_body(REQUEST, bigfile.append)
+            self._appendBody(REQUEST, bigfile)
         self.reindexData()
         RESPONSE.setStatus(204)
         return b""

@@ -1,10 +1,13 @@
-"""Uploads into Data Streams: the multipart temp file copied block by block.
+"""Uploads into Data Streams: a spooled file adopted as a blob, else copied by block.
 
-Zope hands a multipart file over as a temporary file on disk (above a few KiB), so
-copying it in blocks with ``appendData`` keeps the server's memory bounded by one
-block whatever the file's size. Before a byte is copied the free-disk quota is checked
-(413). Everything is written in the request's transaction (no intermediate commit), so
-a refused request, a later file of a multi-file upload included, leaves no trace.
+Through the server, ``uploads_wsgi`` has already written each file of the multipart
+body into the blob temporary directory as it was read: the stream adopts that file (a
+hard link, no copy). Otherwise (in-process callers) Zope hands a multipart file over
+as a temporary file on disk (above a few KiB), so copying it in blocks with
+``appendData`` keeps the server's memory bounded by one block whatever the file's size.
+Before a byte is stored the free-disk quota is checked (413). Everything is written in
+the request's transaction (no intermediate commit), so a refused request, a later file
+of a multi-file upload included, leaves no trace.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from ..analysis.documents import storage_directory
 from ..document.http import copy_blocks
 from ..inputs import check_free_disk
+from ..uploads_wsgi import spooled_for
 from .audio import AudioError, audio_info, sniff_content_type
 
 #: Bytes copied per ``appendData`` call (the stream's block size).
@@ -102,16 +106,23 @@ def store_upload(
             f"The reference {reference!r} is already used by Data Stream "
             f"{stream.getId()!r}: choose another reference, or replace that stream."
         )
-    check_free_disk(storage_directory(module), upload_size(upload),
+    spooled = spooled_for(getattr(module, "REQUEST", None), upload)
+    check_free_disk(storage_directory(module), spooled.size if spooled else upload_size(upload),
                     f"uploading {filename or reference!r}")
     if stream is None:
         stream = module.newContent(portal_type="Data Stream", reference=reference, title=title)
     else:
         stream.setData(b"")
         stream.edit(title=title)
-    upload.seek(0)
-    head = upload.read(16)
-    size = copy_blocks(upload, stream.appendData, BLOCK)
+    if spooled is not None:
+        with open(spooled.path, "rb") as source:
+            head = source.read(16)
+        stream.appendFile(spooled.path, spooled.size)
+        size = spooled.size
+    else:
+        upload.seek(0)
+        head = upload.read(16)
+        size = copy_blocks(upload, stream.appendData, BLOCK)
     sniffed = sniff_content_type(head, filename)
     warning, duration, content_type = "", None, "application/octet-stream"
     if sniffed:
