@@ -14,7 +14,7 @@ from AccessControl.SecurityManagement import getSecurityManager
 
 from ..errors import InvalidInputError
 from ..ingestion.supply import add_ingestion_policy
-from ..permissions import ModifyPortalContent
+from ..permissions import AddPortalContent, ModifyPortalContent, require_permission
 
 __all__ = ["add_ingestion_policy", "convert_csv_increment", "copy_csv_to_data_array",
            "create_data_analysis_list", "execute_data_analysis_list"]
@@ -71,6 +71,7 @@ def convert_csv_increment(in_stream: dict | None = None, out_array: dict | None 
     cut = block.rfind(b"\n")
     if cut < 0:
         return 0  # no complete line yet
+    require_permission(ModifyPortalContent, progress, "advance")
     _append(array_document, _numbers(block[: cut + 1]))
     progress.setIntOffsetIndex(start + cut + 1)
     return 1 if len(block) == int(chunk_length) and start + cut + 1 < size else 0
@@ -80,6 +81,7 @@ def create_data_analysis_list(portal: Any) -> list[str]:
     """``ERP5Site_createDataAnalysisList``: the analyses missing for started ingestions."""
     from .analysis import create_data_analysis_list as create
 
+    require_permission(AddPortalContent, portal.data_analysis_module, "create analyses in")
     return create(portal)
 
 
@@ -87,5 +89,6 @@ def execute_data_analysis_list(portal: Any) -> int:
     """``ERP5Site_executeDataAnalysisList``: queue the execution of started analyses."""
     from .analysis import execute_data_analysis_list as execute
 
+    require_permission(ModifyPortalContent, portal.data_analysis_module, "run the analyses of")
     return execute(portal)
 

@@ -31,6 +31,7 @@ from ..errors import InvalidInputError, QuotaExceededError, WendelinError
 from ..inputs import load_json
 from ..permissions import ModifyPortalContent, View
 from .base import DocumentMixin, WendelinDocument
+from .scripts import skin_script
 
 SCRIPT_ID = re.compile(r"^[A-Z][A-Za-z0-9]*_[a-z][A-Za-z0-9]*$")
 #: Errors a run never records as its own failure: they belong to the whole request.
@@ -199,7 +200,7 @@ class DataOperation(WendelinDocument):
                 f"operation {self.getId()!r} names no skin script: script_id={self.script_id!r}"
             )
         self._check_input(document)
-        return document.restrictedTraverse(self.script_id)
+        return skin_script(document, self.script_id)
 
     @security.protected(ModifyPortalContent)
     @zpublish(False)
