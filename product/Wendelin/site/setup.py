@@ -25,7 +25,7 @@ from zope.component.hooks import setSite
 from ..permissions import PORTAL_ROLES, ROLE_MAP
 from ..ui.auth import install_user_folder
 from .business_template import BusinessTemplate, load_templates, templates_digest
-from .catalog import WendelinCatalogTool
+from .catalog import WendelinCatalogTool, tune_for_concurrency
 from .module import DataModule
 from .portal import WendelinSite
 
@@ -173,6 +173,7 @@ def _setup_catalog(catalog: WendelinCatalogTool, spec: dict[str, Any]) -> None:
             catalog.addColumn(column)
     if added and len(catalog):
         catalog.manage_reindexIndex(ids=added)
+    tune_for_concurrency(catalog)  # parallel commits sharing words merge
 
 
 class _Record:
