@@ -26,13 +26,17 @@ from typing import Any
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 import transaction
+from AccessControl.PermissionRole import rolesForPermissionOn
 from AccessControl.SecurityManagement import getSecurityManager
-from Acquisition import aq_base
+from Acquisition import aq_base, aq_parent
 from DateTime.interfaces import DateTimeError
 from OFS.CopySupport import CopyError
+from Products.CMFCore.FSPageTemplate import FSPageTemplate
+from Products.CMFCore.FSPythonScript import FSPythonScript
+from Products.PythonScripts.PythonScript import PythonScript
 from transaction.interfaces import DoomedTransaction
 from webdav.NullResource import NullResource
-from zExceptions import Forbidden, HTTPException, MethodNotAllowed, Unauthorized
+from zExceptions import Forbidden, HTTPException, MethodNotAllowed, NotFound, Unauthorized
 from ZODB.Connection import Connection
 from ZODB.POSException import ConflictError
 
@@ -44,6 +48,10 @@ logger = logging.getLogger("Wendelin.edge")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WEBDAV_METHODS = frozenset({"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK",
                             "DELETE"})
+KNOWN_METHODS = SAFE_METHODS | WEBDAV_METHODS | {"POST", "PUT"}
+#: Skin scripts (restricted Python) and the skin objects the naming rule applies to.
+SCRIPT_CLASSES = (FSPythonScript, PythonScript)
+SKIN_CLASSES = (FSPythonScript, PythonScript, FSPageTemplate)
 ALLOWED_FETCH_SITES = frozenset({"same-origin", "none"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Request flag: the failure happened while reading the request, before traversal.
@@ -62,8 +70,8 @@ def _origin_key(url: str) -> tuple[str, str, int] | None:
     except ValueError:
         return None
     scheme = parts.scheme.lower()
-    if not scheme or not parts.hostname:
-        return None
+    if not scheme or not parts.hostname or parts.username is not None or parts.path:
+        return None  # an origin has no user info and no path
     return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS.get(scheme, 0)
 
 
@@ -94,26 +102,32 @@ def on_start(event: Any) -> None:
 
 
 def on_after_traversal(event: Any) -> None:
-    """Before the published object is called: refuse cross-site state changes (whatever
-    the credentials), WebDAV but for Managers, cookie sessions without the CSRF token."""
+    """Before the published object is called: unknown methods, OPTIONS and WebDAV but for
+    Managers, HEAD on scripts, skin scripts outside their portal type, cross-site state
+    changes (whatever the credentials), cookie sessions without the CSRF token."""
     request = event.request
     request.other[_PHASE_KEY] = True
     method = _method(request)
+    published = request.get("PUBLISHED")
+    target = getattr(published, "__self__", None) or published
+    if method not in KNOWN_METHODS:
+        raise MethodNotAllowedError(f"the HTTP method {method[:20]!r} is not served here")
+    if method in WEBDAV_METHODS or method == "OPTIONS":
+        user = getSecurityManager().getUser()
+        if user is None or not user.has_role(("Manager",), target):
+            raise Forbidden(f"{method} (WebDAV) is for Managers only.")
+    if method == "HEAD" and isinstance(aq_base(target), SCRIPT_CLASSES):
+        raise MethodNotAllowedError("HEAD is answered for documents; a script answers GET or POST")
+    check_skin_context(target)
     if method in SAFE_METHODS:
         return
     reason = cross_site_reason(request)
     if reason:
         raise Forbidden(f"Cross-site request refused ({reason}); nothing was done.")
-    published = request.get("PUBLISHED")
-    target = getattr(published, "__self__", None) or published
     if method == "PUT" and isinstance(aq_base(target), NullResource):
         raise MethodNotAllowedError(
             "PUT creates nothing here: create documents with newContentFromJSON or an upload"
         )
-    if method in WEBDAV_METHODS:
-        user = getSecurityManager().getUser()
-        if user is None or not user.has_role(("Manager",), target):
-            raise Forbidden(f"{method} (WebDAV) is for Managers only.")
     from .ui.auth import SESSION_KEY, user_folder
 
     if request.other.get(SESSION_KEY):
@@ -122,6 +136,36 @@ def on_after_traversal(event: Any) -> None:
         if folder is None:
             raise Forbidden("This session cannot change data here.")
         folder.checkCsrf(request)
+
+
+#: Skin script families that also serve the portal types that extend theirs.
+SKIN_FAMILIES = {"DataArray": ("DataArray", "DataArrayLine")}
+
+
+def check_skin_context(target: Any) -> None:
+    """The naming rule, enforced: ``PortalType_verbNoun`` runs on documents of that type
+    (``Base_`` and ``ERP5Site_`` on anything, ``Module_`` on modules), and
+    ``*_template`` macros are not pages. NotFound otherwise, naming what was asked."""
+    if not isinstance(aq_base(target), SKIN_CLASSES):
+        return
+    name = target.getId()
+    if name.endswith("_template"):
+        raise NotFound(f"{name} is a macro template, not a page")
+    prefix, sep, _rest = name.partition("_")
+    if not sep or not prefix[:1].isupper() or prefix in ("Base", "ERP5Site"):
+        return  # Base_ on anything; ERP5Site_ scripts work on the portal from anywhere
+    context = aq_parent(target)
+    portal_type = getattr(aq_base(context), "portal_type", "") or ""
+    kind = portal_type.replace(" ", "") if isinstance(portal_type, str) else ""
+    if prefix == "Module":
+        ok = getattr(aq_base(context), "meta_type", "") == "Wendelin Module"
+    else:
+        types = getattr(context, "portal_types", None)
+        known = {t.replace(" ", "") for t in types.objectIds()} if types is not None else set()
+        families = SKIN_FAMILIES.get(prefix, (prefix,))
+        ok = prefix not in known or kind in families
+    if not ok:
+        raise NotFound(f"{name} applies to {prefix} documents, not to {portal_type or 'this'}")
 
 
 def on_before_commit(event: Any) -> None:
@@ -173,12 +217,29 @@ def status_for(exc: BaseException, request: Any = None) -> int:
         return 409
     if isinstance(exc, (UnicodeError, CopyError)):
         return 400
+    if request is not None and _zope_management_call(request):
+        # Zope's own management methods (ZMI, WebDAV) do not validate their arguments:
+        # what they raise (ValueError, KeyError, CatalogError...) is the caller's mistake
+        if isinstance(exc, Exception) and not isinstance(exc, MemoryError):
+            return 400
     if request is not None and not request.other.get(_PHASE_KEY):
         # failed while reading the request (form converters such as ``:int``, ``:required``)
         # (Zope turns DateTime's parse error into a builtin SyntaxError on the way)
         if isinstance(exc, (ValueError, TypeError, KeyError, AttributeError, SyntaxError)):
             return 400
     return 500
+
+
+def _zope_management_call(request: Any) -> bool:
+    """Whether the published object is a method of Zope's own classes (not Wendelin's code,
+    not a skin script): its bad-argument errors are the caller's, not a bug here."""
+    published = request.get("PUBLISHED")
+    if published is None or isinstance(aq_base(getattr(published, "__self__", published)),
+                                       SKIN_CLASSES):
+        return False
+    function = getattr(published, "__func__", published)
+    module = getattr(function, "__module__", "") or ""
+    return bool(module) and not module.startswith(("Products.Wendelin", "Wendelin"))
 
 
 def _message(exc: BaseException, status: int) -> str:
@@ -204,20 +265,34 @@ def _portal_of(request: Any) -> Any:
     return None
 
 
+def _open_to_anonymous(request: Any) -> bool:
+    """Whether the published object is a page anonymous visitors may use (the login form
+    and its scripts): their refusals are answered as they are, not as a login request."""
+    published = request.get("PUBLISHED")
+    target = getattr(published, "__self__", None) or published
+    if target is None or not isinstance(aq_base(target), SKIN_CLASSES):
+        return False
+    try:
+        return "Anonymous" in (rolesForPermissionOn("View", target) or ())
+    except (AttributeError, TypeError):
+        return False
+
+
 def _has_valid_credentials(portal: Any, request: Any) -> bool:
-    """Whether the request carries a valid Basic login or session for ``portal``."""
+    """Whether the request carries a valid Basic login or session of a user who may see
+    ``portal`` (View): others learn nothing from the difference between answers."""
+    from .permissions import View
     from .ui.auth import user_folder
 
     folder = user_folder(portal)
     if folder is None:
         return bool(request._auth)
-    if folder._sessionUser(request) is not None:
-        return True
-    if request._auth:
+    user = folder._sessionUser(request)
+    if user is None and request._auth:
         name_password = folder.identify(request._auth)
         if name_password and name_password[0]:
-            return folder.checkCredentials(*name_password, request) is not None
-    return False
+            user = folder.checkCredentials(*name_password, request)
+    return user is not None and bool(user.has_permission(View, portal))
 
 
 def _wants_json(request: Any) -> bool:
@@ -243,8 +318,8 @@ class ErrorView:
         response = request.response
         status = status_for(exc, request)
         portal = _portal_of(request)
-        if 400 <= status < 500 and portal is not None and not _has_valid_credentials(
-            portal, request
+        if 400 <= status < 500 and portal is not None and not _open_to_anonymous(request) and (
+            not _has_valid_credentials(portal, request)
         ):
             # anonymous visitors see nothing, not even whether an id or a method exists
             return self._as_unauthorized(portal)

@@ -100,7 +100,8 @@ def test_upload_error_paths(ui):
     wrong_module = admin.post(
         f"{ui.url}/image_module/DataStreamModule_upload",
         files={"file": ("x.wav", ui.wav(), "audio/wav")}, headers={"Accept": "application/json"})
-    assert wrong_module.status_code == 400
+    # the naming rule: DataStreamModule_ scripts run on the Data Stream module only
+    assert wrong_module.status_code == 404 and "DataStreamModule" in wrong_module.text
     ui.add_user("ui-reader", ["Auditor"])
     reader = ui.server.session("ui-reader", "pw-secret")
     refused = _upload(reader, ui, {"file": ("reader.wav", ui.wav(), "audio/wav")})

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import TALLY, describe_change, refused
+from security_conftest import TALLY, describe_change, refused
 
 DEEP = "[" * 100000 + "]" * 100000  # over the size bound of a run's parameters
 NESTED = "[" * 5000 + "]" * 5000  # within it, nested too deep

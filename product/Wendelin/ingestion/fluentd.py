@@ -26,7 +26,8 @@ def _ext(code: int, data: bytes) -> msgpack.ExtType:
 
 def entry_bytes(entry: Any, index: int) -> bytes:
     """The bytes one ``[timestamp, data]`` entry appends; raises for anything else."""
-    if not isinstance(entry, list | tuple) or len(entry) != 2:
+    # an ExtType is a 2-field namedtuple: a tuple, but never an entry
+    if type(entry) not in (list, tuple) or len(entry) != 2:
         shown = repr(entry)[:80]
         raise IngestionFormatError(f"entry {index} is not a [timestamp, data] pair: {shown}")
     timestamp, data = entry

@@ -134,7 +134,9 @@ class BaseView(Implicit):
         check_csrf(self.context, request)
         values = {}
         for name in EDITABLE:
-            value = request.form.get(name, "")
+            if name not in request.form:
+                continue  # a field the form did not send keeps its value
+            value = request.form[name]
             if not isinstance(value, str):
                 raise BadRequest(f"{name} must be text")
             values[name] = value.strip()[:MAX_FIELD] if name != "description" else value[
