@@ -159,7 +159,8 @@ class SpooledUploads:
         table: dict[bytes, Spooled] = {}
         try:
             with PushMultipartParser(boundary, content_length=length) as parser:
-                segment, target, text, remaining = None, None, [], length
+                segment, target, remaining = None, None, length
+                text: list[bytes] = []
                 target_path = ""
                 while not parser.closed:
                     chunk = source.read(min(CHUNK, remaining)) if remaining > 0 else b""

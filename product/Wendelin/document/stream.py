@@ -267,7 +267,9 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
     def appendFile(self, path: str, size: int, reindex: bool = True) -> int:
         """Append the whole file at ``path`` (``size`` bytes) by adopting it as a blob
         (no copy: uploads spooled by ``uploads_wsgi``); returns the new size."""
-        self._getFile(create=True).append_file(path, size)
+        file = self._getFile(create=True)
+        assert file is not None  # created above
+        file.append_file(path, size)
         if reindex:
             self.reindexData()
         return self.getSize()
@@ -322,13 +324,15 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
         if count == 0:
             return np.zeros(0, dtype)
         nbytes = count * dtype.itemsize
-        if not self._file.mappable():
+        file = self._file
+        assert file is not None  # a stream with bytes has its file
+        if not file.mappable():
             # Concurrent appends merged and not folded yet: their runs are not at block
             # boundaries of their files, so this view is a copy (within the budget).
             check_copy(nbytes, "getArrayView() of a stream with merged appends",
                        "read it piecewise with iterate()")
             buffer = bytearray(nbytes)
-            self._file.readinto(offset, buffer)
+            file.readinto(offset, buffer)
             return np.frombuffer(bytes(buffer), dtype=dtype)
         view = map_range(self._file, offset, nbytes)
         return np.frombuffer(view, dtype=dtype)
