@@ -7,19 +7,21 @@ failed run would lose the retry and keep a bogus failure in the history.
 from __future__ import annotations
 
 import pytest
-from Acquisition import Implicit
+from Products.PythonScripts.PythonScript import PythonScript
 from ZODB.POSException import ConflictError, ReadConflictError
 
 
-class RaisingScript(Implicit):
-    """A public callable found by ``restrictedTraverse`` like a skin script; raises on call."""
+class RaisingScript(PythonScript):
+    """A real (through-the-web) Python script, as operations require, that raises on call
+    what the test needs (restricted code could not raise a ZODB conflict itself)."""
 
     __roles__ = None  # public, as a skin script's default
 
     def __init__(self, error: BaseException) -> None:
+        super().__init__("DataStream_raiseForTest")
         self.error = error
 
-    def __call__(self, **_parameters: object) -> None:
+    def __call__(self, *_args: object, **_parameters: object) -> None:
         raise self.error
 
 
