@@ -189,7 +189,9 @@ class Deployment:
             try:
                 requests.get(url, timeout=5)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # fast-listen: the port answers before Zope has started, which can take
+                # longer than one read timeout on a loaded machine
                 time.sleep(0.2)
         pytest.fail(f"{url} did not answer:\n{self.output(process)}")
 
