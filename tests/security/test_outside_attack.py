@@ -166,3 +166,15 @@ def test_a_partial_edit_form_keeps_the_fields_it_did_not_send(site):
     ).split()
     assert facts == ["after", "sec-partial", "kept"]
     TALLY.tries += 1
+
+
+@pytest.mark.parametrize("name", ["index_html", "view", "manage_main", "newContent"])
+def test_ids_cannot_hide_the_containers_own_names(site, name):
+    """Finding 10: ``index_html`` was accepted as a document id."""
+    before = site.snapshot()
+    answer = site.request(site.basic("author"), "POST",
+                          f"{site.url}/data_stream_module/newContentFromJSON",
+                          data=json.dumps({"id": name}),
+                          headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and "container itself" in answer.text, answer.text[:200]
+    assert site.snapshot() == before

@@ -34,6 +34,13 @@ ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.~-]{0,99}")
 MAX_JSON_BODY = 1 << 20
 
 
+#: Names the publisher and the UI look up on any container (acquired, not class attributes).
+PUBLISHING_NAMES = frozenset({"index_html", "view", "standard_error_message", "login_form",
+                              "acl_users", "REQUEST", "RESPONSE"})
+#: The skin naming rule (``PortalType_verbNoun``): such an id would hide a skin script.
+SKIN_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*_")
+
+
 def check_id(id: Any) -> str:
     """``id`` as a string if it is a valid document id, else InvalidInputError saying why."""
     if isinstance(id, bool) or not isinstance(id, (str, int)):
@@ -72,6 +79,10 @@ class ContentContainerMixin:
     def _checkId(self, id: str, allow_dup: int = 0) -> None:
         """Every way in (newContent, ZMI rename, paste, ``_setObject``) obeys :data:`ID_RE`."""
         check_id(id)
+        if id in PUBLISHING_NAMES or SKIN_NAME.match(id) or hasattr(type(aq_base(self)), id):
+            # ``index_html``, ``view``, ``manage_main``, ``Base_view``...: a document must
+            # not hide the container's pages, methods or the skins found through it
+            raise InvalidInputError(f"the id {id!r} is a name of the container itself")
         super()._checkId(id, allow_dup)  # type: ignore[misc]  # ObjectManager's, by the MRO
 
     @security.protected(View)
