@@ -92,3 +92,30 @@ def site_users(portal):
         if users.getUserById(name) is None:
             users._doAddUser(name, "pw-" + name, roles, [])
     return users
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium, headless, driven by Playwright: ONE for the whole session.
+
+    Playwright's sync API keeps its event loop running while it is open, so a second
+    ``sync_playwright()`` in the same thread fails; every folder's browser tests share this.
+    """
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is needed: make test installs it"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()

@@ -39,7 +39,7 @@ def execute(session, server, code, reference="nb-http", **fields):
 def test_erp5_kernel_form_and_reply_keys(server, admin):
     reply = execute(admin, server, "print('out')\n6 * 7", title="HTTP notebook")
     assert ERP5_REPLY_KEYS <= set(reply)
-    assert reply["status"] == "ok"
+    assert reply["status"] == "ok", (reply["ename"], reply["evalue"], reply["traceback"])
     assert reply["print_result"] == {"data": {"text/plain": "out\n"}, "metadata": {}}
     assert reply["displayhook_result"]["data"]["text/plain"] == "42"
     assert reply["code_result"] == "out\n42"

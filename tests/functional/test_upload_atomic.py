@@ -40,14 +40,16 @@ def census(ui) -> dict:
     reply = ui.run(
         "import json\n"
         "module = context.data_stream_module\n"
-        "json.dumps({'ids': sorted(module.objectIds()),\n"
+        "print(json.dumps({'ids': sorted(module.objectIds()),\n"
         "            'catalog': sorted(b.getPath() for b in\n"
         "                              context.portal_catalog(portal_type='Data Stream')),\n"
         "            'references': sorted(b.reference for b in\n"
-        "                                 context.portal_catalog(portal_type='Data Stream'))})",
+        "                                 context.portal_catalog(portal_type='Data Stream'))}))",
         reference="upload-census",
     )
-    return json.loads(reply["displayhook_result"]["data"]["text/plain"].strip("'"))
+    # printed JSON, not the repr of a string (which quotes differently when a reference
+    # elsewhere on the shared server holds a quote)
+    return json.loads(reply["print_result"]["data"]["text/plain"])
 
 
 def test_three_files_with_a_nameless_second_store_nothing(ui):

@@ -55,11 +55,6 @@ ROLES: dict[str, list[str]] = {
 ACTORS = ("anonymous", "nobody", "auditor", "author", "developer", "manager", "admin")
 PROBE_REFERENCE = "sec-probe"
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
 
 
 def user_name(role: str) -> str:
@@ -317,20 +312,6 @@ def msgpack_entries(*payloads: bytes) -> bytes:
     import msgpack
 
     return b"".join(msgpack.packb([1700000000 + i, p]) for i, p in enumerate(payloads))
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    """Debian's Chromium, headless, driven by Playwright (one per pytest process)."""
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 def browser_login(context: Any, site: Site, role: str) -> Any:
