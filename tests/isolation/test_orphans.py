@@ -29,6 +29,23 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
+def _kill_and_expect_no_survivors(server: Server, marker: str, grace: float = 10) -> None:
+    """SIGKILL the server; within ``grace`` seconds no process of its instance may live."""
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait()
+    server.process = None
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and _processes_with(marker):
+        time.sleep(0.2)
+    assert _processes_with(marker) == [], "cell processes outlived their server"
+
+
+def _clean_up(server: Server, marker: str) -> None:
+    for pid in _processes_with(marker):
+        os.kill(pid, signal.SIGKILL)
+    server.stop()
+
+
 def test_cell_processes_die_with_a_killed_server(tmp_path):
     server = Server(tmp_path / "site", {"WENDELIN_CELL_WORKERS": "2", "WENDELIN_CELL_SPARE": "1"})
     server.start()
@@ -45,17 +62,9 @@ def test_cell_processes_die_with_a_killed_server(tmp_path):
         while time.monotonic() < deadline and len(_processes_with(marker)) < 3:
             time.sleep(0.2)   # the server, the zygote and at least one cell process
         assert len(_processes_with(marker)) >= 3, "cell processes did not start"
-        server.process.send_signal(signal.SIGKILL)
-        server.process.wait()
-        server.process = None
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _processes_with(marker):
-            time.sleep(0.2)
-        assert _processes_with(marker) == [], "cell processes outlived their server"
+        _kill_and_expect_no_survivors(server, marker)
     finally:
-        for pid in _processes_with(marker):
-            os.kill(pid, signal.SIGKILL)
-        server.stop()
+        _clean_up(server, marker)
 
 
 def _post_quietly(session: requests.Session, url: str, data: dict) -> None:
@@ -77,14 +86,6 @@ def test_a_zygote_still_starting_dies_with_a_killed_server(tmp_path):
             zygotes = [pid for pid in _processes_with(marker) if pid != server.process.pid]
             time.sleep(0.02)
         assert zygotes, "the cell zygote did not start"
-        server.process.send_signal(signal.SIGKILL)
-        server.process.wait()
-        server.process = None
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _processes_with(marker):
-            time.sleep(0.2)
-        assert _processes_with(marker) == [], "the starting zygote outlived its server"
+        _kill_and_expect_no_survivors(server, marker)
     finally:
-        for pid in _processes_with(marker):
-            os.kill(pid, signal.SIGKILL)
-        server.stop()
+        _clean_up(server, marker)
