@@ -46,7 +46,7 @@ from ..inputs import as_int
 from ..permissions import ModifyPortalContent, View
 from ..site.container import ContentContainerMixin
 from .base import DocumentMixin, WendelinDocument
-from .http import ChunkIterator, RangeNotSatisfiable, parse_range, serve_inert
+from .http import ranged_answer
 
 #: Bytes per block of a streamed answer: a few MiB, and well within the memory budget.
 STREAM_BLOCK = 4 * 1024 * 1024
@@ -360,21 +360,8 @@ class ArrayDocumentMixin:
                 body: Any, name: str) -> Any:
         """Headers of a raw-bytes answer of ``length`` bytes, then ``body(start, end)``'s
         chunks for the whole or the requested single ``Range``."""
-        serve_inert(RESPONSE, "application/octet-stream", name, attachment=True)
-        RESPONSE.setHeader("Accept-Ranges", "bytes")
-        try:
-            selected = parse_range(REQUEST.get_header("Range"), length)
-        except RangeNotSatisfiable as error:
-            RESPONSE.setHeader("Content-Range", f"bytes */{error.size}")
-            raise
-        start, end = selected or (0, length)
-        if selected:
-            RESPONSE.setStatus(206)
-            RESPONSE.setHeader("Content-Range", f"bytes {start}-{end - 1}/{length}")
-        RESPONSE.setHeader("Content-Length", str(end - start))
-        if REQUEST.get("REQUEST_METHOD") == "HEAD" or end == start:
-            return b""
-        return ChunkIterator(body(start, end), end - start)
+        return ranged_answer(REQUEST, RESPONSE, length, body, "application/octet-stream", name,
+                             attachment=True)
 
     @security.protected(View)
     def index_html(self, REQUEST, RESPONSE):

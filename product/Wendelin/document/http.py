@@ -119,6 +119,29 @@ def content_disposition(disposition: str, filename: str) -> str:
     return value
 
 
+def ranged_answer(request: Any, response: Any, length: int,
+                  body: Callable[[int, int], Iterable[bytes]], content_type: str,
+                  filename: str, attachment: bool = False) -> Any:
+    """The one raw-bytes answer of ``length`` bytes (Data Stream, Data Array): inert
+    headers, a single ``Range`` (206, or 416 naming the size), HEAD without a body, then
+    ``body(start, end)``'s chunks."""
+    serve_inert(response, content_type, filename, attachment=attachment)
+    response.setHeader("Accept-Ranges", "bytes")
+    try:
+        selected = parse_range(request.get_header("Range"), length)
+    except RangeNotSatisfiable as error:
+        response.setHeader("Content-Range", f"bytes */{error.size}")
+        raise
+    start, end = selected or (0, length)
+    if selected:
+        response.setStatus(206)
+        response.setHeader("Content-Range", f"bytes {start}-{end - 1}/{length}")
+    response.setHeader("Content-Length", str(end - start))
+    if request.get("REQUEST_METHOD") == "HEAD" or end == start:
+        return b""
+    return ChunkIterator(body(start, end), end - start)
+
+
 def serve_inert(response: Any, content_type: str, filename: str,
                 attachment: bool = False) -> None:
     """Headers of every raw-bytes answer (Data Stream, Data Array, Image).

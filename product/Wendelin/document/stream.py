@@ -24,13 +24,10 @@ from ..permissions import ModifyPortalContent, View
 from .base import WendelinDocument
 from .http import (
     DEFAULTED_BODY_TYPE,
-    ChunkIterator,
-    RangeNotSatisfiable,
     check_content_type,
     copy_request_body,
     parse_content_range,
-    parse_range,
-    serve_inert,
+    ranged_answer,
 )
 from .scripts import run_skin_script, skin_script
 
@@ -342,21 +339,11 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
     def index_html(self, REQUEST, RESPONSE):
         """GET streams the bytes, inert (``Range`` answers 206); HEAD gives the size."""
         size = self.getSize()
-        RESPONSE.setHeader("Accept-Ranges", "bytes")
-        serve_inert(RESPONSE, self.content_type, self.getReference() or self.getId())
-        try:
-            selected = parse_range(REQUEST.get_header("Range"), size)
-        except RangeNotSatisfiable as error:
-            RESPONSE.setHeader("Content-Range", f"bytes */{error.size}")
-            raise
-        start, end = selected or (0, size)
-        if selected:
-            RESPONSE.setStatus(206)
-            RESPONSE.setHeader("Content-Range", f"bytes {start}-{end - 1}/{size}")
-        RESPONSE.setHeader("Content-Length", str(end - start))
-        if REQUEST.get("REQUEST_METHOD") == "HEAD" or end == start:
-            return b""
-        return ChunkIterator(read_segments(self._file.segments(start, end)), end - start)
+        return ranged_answer(
+            REQUEST, RESPONSE, size,
+            lambda start, end: read_segments(self._file.segments(start, end)),
+            self.content_type, self.getReference() or self.getId(),
+        )
 
     @security.protected(View)
     def HEAD(self, REQUEST, RESPONSE):
