@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
-from urllib.parse import quote, unquote_to_bytes, urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 import transaction
 from AccessControl.PermissionRole import rolesForPermissionOn
@@ -60,6 +60,12 @@ _PHASE_KEY = "wendelin.edge.traversed"
 
 def _method(request: Any) -> str:
     return str(request.get("REQUEST_METHOD", "GET")).upper()
+
+
+def _published_object(request: Any) -> Any:
+    """The object the request publishes: the owner of a published method, else itself."""
+    published = request.get("PUBLISHED")
+    return getattr(published, "__self__", None) or published
 
 
 def _origin_key(url: str) -> tuple[str, str, int] | None:
@@ -108,8 +114,7 @@ def on_after_traversal(event: Any) -> None:
     request = event.request
     request.other[_PHASE_KEY] = True
     method = _method(request)
-    published = request.get("PUBLISHED")
-    target = getattr(published, "__self__", None) or published
+    target = _published_object(request)
     if method not in KNOWN_METHODS:
         raise MethodNotAllowedError(f"the HTTP method {method[:20]!r} is not served here")
     if method in WEBDAV_METHODS or method == "OPTIONS":
@@ -234,8 +239,7 @@ def _zope_management_call(request: Any) -> bool:
     """Whether the published object is a method of Zope's own classes (not Wendelin's code,
     not a skin script): its bad-argument errors are the caller's, not a bug here."""
     published = request.get("PUBLISHED")
-    if published is None or isinstance(aq_base(getattr(published, "__self__", published)),
-                                       SKIN_CLASSES):
+    if published is None or isinstance(aq_base(_published_object(request)), SKIN_CLASSES):
         return False
     function = getattr(published, "__func__", published)
     module = getattr(function, "__module__", "") or ""
@@ -268,8 +272,7 @@ def _portal_of(request: Any) -> Any:
 def _open_to_anonymous(request: Any) -> bool:
     """Whether the published object is a page anonymous visitors may use (the login form
     and its scripts): their refusals are answered as they are, not as a login request."""
-    published = request.get("PUBLISHED")
-    target = getattr(published, "__self__", None) or published
+    target = _published_object(request)
     if target is None or not isinstance(aq_base(target), SKIN_CLASSES):
         return False
     try:
@@ -351,18 +354,11 @@ class ErrorView:
     def _as_unauthorized(self, portal: Any) -> str:
         """Answer an anonymous visitor's refused request as a login request, whatever
         was refused (a missing id, a bad method, a bad value): nothing to probe."""
-        from .ui.auth import wants_html
+        from .ui.auth import login_url, wants_html
 
         request, response = self.request, self.request.response
         if wants_html(request):
-            came_from = request.get("ACTUAL_URL", "") or request.get("URL", "")
-            query = request.get("QUERY_STRING", "")
-            if query:
-                came_from += "?" + query
-            response.redirect(
-                f"{portal.absolute_url()}/login_form?came_from={quote(came_from, safe='')}",
-                status=302,
-            )
+            response.redirect(login_url(portal.absolute_url(), request), status=302)
             return ""
         response.setStatus(401)
         response._unauthorized()

@@ -49,6 +49,15 @@ def wants_html(request: Any) -> bool:
     )
 
 
+def login_url(portal_url: str, request: Any) -> str:
+    """The login form, told to come back to the page the request asked for."""
+    came_from = request.get("ACTUAL_URL", "") or request.get("URL", "")
+    query = request.get("QUERY_STRING", "")
+    if query:
+        came_from += "?" + query
+    return f"{portal_url}/login_form?came_from={quote(came_from, safe='')}"
+
+
 def safe_came_from(came_from: str, portal_url: str) -> str:
     """``came_from`` if it points inside the portal, else the portal's URL (no open redirect)."""
     if not came_from:
@@ -163,12 +172,7 @@ class WendelinUserFolder(UserFolder):
         if request._auth or not wants_html(request):
             return
         response = request.response
-        portal_url = aq_parent(aq_inner(self)).absolute_url()
-        came_from = request.get("ACTUAL_URL", "") or request.get("URL", "")
-        query = request.get("QUERY_STRING", "")
-        if query:
-            came_from += "?" + query
-        login = f"{portal_url}/login_form?came_from={quote(came_from, safe='')}"
+        login = login_url(aq_parent(aq_inner(self)).absolute_url(), request)
 
         def challenge() -> None:
             response.redirect(login, status=302, lock=1)
