@@ -36,7 +36,8 @@ def test_listing_and_another_notebook_answer_while_six_notebooks_are_busy(
 ):
     server = cells_server
     admin = server.session()
-    assert run_cell(server, "n = 0", "live-probe")["status"] == "ok"
+    first = run_cell(server, "n = 0", "live-probe")
+    assert first["status"] == "ok", first
     replies: dict[int, dict] = {}
 
     def busy(number: int) -> None:

@@ -349,6 +349,9 @@ def run_job(
     for attempt in range(limits.conflict_retries + 1):
         transaction.abort()
         connection = db.open()
+        # begin() syncs with the database server (server-sync): the cell sees the notebook
+        # the server process committed a moment ago; open() alone polls only what arrived
+        transaction.begin()
         app = None
         try:
             app = _request(connection.root()["Application"], job)
