@@ -1,13 +1,19 @@
 """Ingestion benchmark: fluentd-style posts through the front door, one JSON line.
 
-    python bench/bench_ingestion.py [--requests 100] [--kib 64]
+    python bench/bench_ingestion.py [--requests 100] [--kib 64] [--parts all]
 
-Measured in one run: the embedded single process (``wendelin run``), then clusters of 1
-and 2 workers (``wendelin cluster``: runzeo, workers, haproxy). With 1, 4 and 16
-concurrent clients, each client posting ``--requests`` msgpack bodies of ``--kib`` KiB
-to its own tag (one sensor each): requests per second, MiB/s, and conflicts retried per
-1000 requests (from the workers' "conflict retry" log lines). ``scaling_2_over_1`` is
-the throughput of 2 workers over 1 worker with 16 clients.
+Parts (``--parts``, comma separated; ``all`` by default), each measured in this run:
+
+- ``scaling``: the embedded single process (``wendelin run``), then clusters of 1 and 2
+  workers (``wendelin cluster``: runzeo, workers, haproxy). With 1, 4 and 16 concurrent
+  clients, each posting ``--requests`` msgpack bodies of ``--kib`` KiB to its own tag:
+  requests per second, MiB/s, and conflicts retried per 1000 requests (from the workers'
+  "conflict retry" log lines). ``scaling_2_over_1`` is 2 workers over 1 with 16 clients.
+- ``one_stream``: one 2-worker cluster, 8 clients on ONE stream against 8 clients on 8
+  streams, alternating rounds (medians); ``one_over_eight`` is their ratio (goal >= 0.8)
+  and ``retried_percent`` the share of one-stream requests retried (goal < 2).
+- ``fsync``: 1 MiB posts to one stream on ``wendelin run`` against a raw ``write`` +
+  ``fsync`` of each 1 MiB on the same disk, alternating rounds; ``ratio`` (goal >= 0.5).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -75,16 +82,19 @@ class Site:
         self.process.wait(timeout=60)
 
 
-def run_clients(url: str, clients: int, count: int, body: bytes, label: str) -> float:
-    """Seconds for ``clients`` threads to post ``count`` bodies each, to their own tag."""
+def run_clients(url: str, clients: int, count: int, body: bytes, label: str,
+                one_tag: bool = False) -> float:
+    """Seconds for ``clients`` threads to post ``count`` bodies each, to their own tag
+    (``one_tag``: all to the tag ``label``)."""
 
     def client(number: int) -> None:
         session = requests.Session()
         session.auth = ("zope", PASSWORD)
+        tag = label if one_tag else f"{label}-{clients}-{number}"
         for _ in range(count):
             answer = session.post(
                 f"{url}/portal_ingestion_policies/default/ingest",
-                params={"reference": f"{label}-{clients}-{number}"},
+                params={"reference": tag},
                 data=body,
                 headers={"Content-Type": "application/octet-stream"},
                 timeout=300,
@@ -112,14 +122,108 @@ def measure(site: Site, label: str, count: int, body: bytes) -> dict:
     return figures
 
 
+def one_stream(count: int, body: bytes, rounds: int = 3) -> dict:
+    """8 clients on one stream against 8 clients on 8 streams, in one 2-worker cluster."""
+    home = tempfile.mkdtemp(prefix="wendelin-bench-one-stream-")
+    clients = 8
+    try:
+        site = Site("cluster", home, 2)
+        try:
+            # The streams exist before timing: first posts create documents (and conflict).
+            run_clients(site.url, clients, 1, body, "many")
+            run_clients(site.url, clients, 1, body, "one", one_tag=True)
+            one, many, retried = [], [], 0
+            for _ in range(rounds):
+                seconds = run_clients(site.url, clients, count, body, "many")
+                many.append(clients * count / seconds)
+                before = site.conflicts()
+                seconds = run_clients(site.url, clients, count, body, "one", one_tag=True)
+                retried += site.conflicts() - before
+                one.append(clients * count / seconds)
+        finally:
+            site.stop()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    requests_made = rounds * clients * count
+    return {
+        "clients": clients,
+        "one_stream_requests_per_s": round(statistics.median(one), 1),
+        "eight_streams_requests_per_s": round(statistics.median(many), 1),
+        "one_over_eight": round(statistics.median(one) / statistics.median(many), 2),
+        "one_stream_requests": requests_made,
+        "one_stream_retried": retried,
+        "retried_percent": round(100 * retried / requests_made, 2),
+    }
+
+
+def raw_fsync_seconds(directory: str, payload: bytes, count: int) -> float:
+    """Seconds to write ``count`` times ``payload`` to a new file, each write fsynced."""
+    path = os.path.join(directory, "raw.bin")
+    began = time.perf_counter()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for _ in range(count):
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    elapsed = time.perf_counter() - began
+    os.unlink(path)
+    return elapsed
+
+
+def fsync_ratio(count: int, rounds: int = 3) -> dict:
+    """1 MiB posts to one stream on ``wendelin run`` against raw write+fsync of 1 MiB."""
+    payload = os.urandom(1 << 20)
+    body = msgpack.packb([int(time.time()), payload], use_bin_type=True)
+    home = tempfile.mkdtemp(prefix="wendelin-bench-fsync-", dir=os.environ.get("BENCH_DIR"))
+    try:
+        site = Site("run", home)
+        try:
+            run_clients(site.url, 1, 2, body, "mib", one_tag=True)  # created, warm
+            posts, raw = [], []
+            for _ in range(rounds):
+                raw.append(raw_fsync_seconds(home, body, count))
+                posts.append(run_clients(site.url, 1, count, body, "mib", one_tag=True))
+        finally:
+            site.stop()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    mib = count * len(body) / 2**20
+    post_rate, raw_rate = mib / statistics.median(posts), mib / statistics.median(raw)
+    return {
+        "posts": count,
+        "post_mib": round(len(body) / 2**20, 3),
+        "ingest_mib_per_s": round(post_rate, 1),
+        "raw_write_fsync_mib_per_s": round(raw_rate, 1),
+        "ratio": round(post_rate / raw_rate, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=100, help="posts per client")
     parser.add_argument("--kib", type=int, default=64, help="payload per post")
+    parser.add_argument("--parts", default="all", help="scaling,one_stream,fsync or all")
     args = parser.parse_args()
+    parts = {"scaling", "one_stream", "fsync"} if args.parts == "all" else set(
+        args.parts.split(","))
     payload = os.urandom(args.kib * 1024)
     body = msgpack.packb([int(time.time()), payload], use_bin_type=True)
     result: dict = {"requests_per_client": args.requests, "payload_kib": args.kib}
+    if "one_stream" in parts:
+        result["one_stream"] = one_stream(args.requests, body)
+    if "fsync" in parts:
+        result["fsync"] = fsync_ratio(args.requests)
+    if "scaling" in parts:
+        scaling(result, args.requests, body)
+    print(json.dumps(result))
+
+
+def scaling(result: dict, count: int, body: bytes) -> None:
+    """The embedded server and clusters of 1 and 2 workers with 1, 4 and 16 clients."""
     for label, command, workers in (
         ("embedded", "run", 1),
         ("cluster_1_worker", "cluster", 1),
@@ -129,7 +233,7 @@ def main() -> None:
         try:
             site = Site(command, home, workers)
             try:
-                result[label] = measure(site, label, args.requests, body)
+                result[label] = measure(site, label, count, body)
             finally:
                 site.stop()
         finally:
@@ -137,7 +241,6 @@ def main() -> None:
     one = result["cluster_1_worker"]["16_clients"]["requests_per_s"]
     two = result["cluster_2_workers"]["16_clients"]["requests_per_s"]
     result["scaling_2_over_1"] = round(two / one, 2)
-    print(json.dumps(result))
 
 
 if __name__ == "__main__":
