@@ -105,8 +105,8 @@ def bench_fft(root, budget: int, rounds: int) -> dict:
 
 def bench_plot(root, budget: int) -> dict:
     """A min/max-decimated line plot of the FFT's signal, rendered to PNG."""
+    from Products.Wendelin.analysis.figures import figure_png
     from Products.Wendelin.analysis.plot import plot_array
-    from Products.Wendelin.jupyter.display import figure_png
 
     signal = root["signal"]
     with memory_budget(budget), PeakRss() as peak:

@@ -37,7 +37,7 @@ def test_ui_plot_keeps_the_backend_and_renders_png(plotted_array):
 def test_analysis_figures_render_without_pyplot_whatever_the_backend():
     ensure_backend()
     figure = plot_array(np.sin(np.arange(3000) / 7), "line")
-    from Products.Wendelin.jupyter.display import figure_png
+    from Products.Wendelin.analysis.figures import figure_png
 
     assert figure_png(figure).startswith(PNG_MAGIC)
     assert matplotlib.get_backend() == mpl_backend.NAME

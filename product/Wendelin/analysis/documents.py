@@ -313,7 +313,7 @@ def plot_options(options: dict[str, Any]) -> dict[str, Any]:
 
 def save_image(context: Any, figure: Any, reference: Any, title: str | None = None) -> Any:
     """Render a figure to PNG and store it as an Image in the image module."""
-    from ..jupyter.display import figure_png
+    from .figures import figure_png
 
     if not hasattr(figure, "savefig"):
         if hasattr(figure, "gcf"):  # the pyplot module, as ERP5 notebooks pass it

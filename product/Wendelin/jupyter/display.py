@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import sys
 from typing import Any
 
+from ..analysis.figures import figure_png
 from .capture import Bundle, current_capture
 
 #: ``_repr_*_`` methods IPython knows, in order of preference, and their mime types.
@@ -42,17 +42,6 @@ def _is_figure(obj: Any) -> bool:
 
 def _is_pyplot(obj: Any) -> bool:
     return obj is sys.modules.get("matplotlib.pyplot")
-
-
-def figure_png(figure: Any) -> bytes:
-    """Render a matplotlib figure to PNG bytes with the Agg renderer."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    if not isinstance(figure.canvas, FigureCanvasAgg):
-        FigureCanvasAgg(figure)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight")
-    return buffer.getvalue()
 
 
 def _encode(mime: str, value: Any) -> Any:
