@@ -23,8 +23,8 @@ from zope.interface import implementer
 from ZPublisher import zpublish
 
 from ..permissions import ModifyPortalContent, View
-from ..site.container import ContentContainerMixin
 from .base import DocumentMixin, WendelinDocument
+from .container import ContentContainerMixin
 
 
 @implementer(IContentish)
@@ -57,7 +57,7 @@ class DataNotebook(DocumentMixin, ContentContainerMixin, CMFCatalogAware, CMFBTr
     @security.protected(View)
     def getIpynb(self) -> dict[str, Any]:
         """The notebook as an nbformat-4 dict (built from its lines if never saved)."""
-        from ..jupyter.ipynb import notebook_from_lines
+        from .ipynb import notebook_from_lines
 
         if self._ipynb is None:
             return notebook_from_lines(self)
@@ -68,7 +68,7 @@ class DataNotebook(DocumentMixin, ContentContainerMixin, CMFCatalogAware, CMFBTr
     @zpublish(False)
     def setIpynb(self, content: dict[str, Any]) -> None:
         """Store validated nbformat-4 content (raises NotebookFormatError otherwise)."""
-        from ..jupyter.ipynb import normalise
+        from .ipynb import normalise
 
         text = json.dumps(normalise(content, self.getReference()), ensure_ascii=False)
         if self._ipynb is None:

@@ -19,6 +19,7 @@ from AccessControl.SecurityManagement import getSecurityManager
 from zExceptions import BadRequest, NotFound
 
 from ..document.http import copy_request_body
+from ..document.ipynb import check_ipynb
 from ..errors import (
     InvalidInputError,
     QuotaExceededError,
@@ -35,7 +36,6 @@ from .endpoint import (
     require_post,
     require_script_or_token,
 )
-from .ipynb import check_ipynb
 
 #: Largest notebook body saved (``WENDELIN_MAX_NOTEBOOK_BYTES``); notebooks with images grow.
 DEFAULT_MAX_NOTEBOOK_BYTES = 256 * 1024 * 1024
