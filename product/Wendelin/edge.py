@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
-from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.parse import unquote_to_bytes
 
 import transaction
 from AccessControl.PermissionRole import rolesForPermissionOn
@@ -42,6 +42,7 @@ from ZODB.POSException import ConflictError
 
 from .bigdata.errors import BigDataError, OutOfCoreError
 from .errors import MethodNotAllowedError, WendelinError
+from .site.origin import cross_site_reason
 
 logger = logging.getLogger("Wendelin.edge")
 
@@ -52,8 +53,6 @@ KNOWN_METHODS = SAFE_METHODS | WEBDAV_METHODS | {"POST", "PUT"}
 #: Skin scripts (restricted Python) and the skin objects the naming rule applies to.
 SCRIPT_CLASSES = (FSPythonScript, PythonScript)
 SKIN_CLASSES = (FSPythonScript, PythonScript, FSPageTemplate)
-ALLOWED_FETCH_SITES = frozenset({"same-origin", "none"})
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Request flag: the failure happened while reading the request, before traversal.
 _PHASE_KEY = "wendelin.edge.traversed"
 
@@ -66,32 +65,6 @@ def _published_object(request: Any) -> Any:
     """The object the request publishes: the owner of a published method, else itself."""
     published = request.get("PUBLISHED")
     return getattr(published, "__self__", None) or published
-
-
-def _origin_key(url: str) -> tuple[str, str, int] | None:
-    """``(scheme, host, port)`` of an origin or URL, default ports filled in."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if not scheme or not parts.hostname or parts.username is not None or parts.path:
-        return None  # an origin has no user info and no path
-    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS.get(scheme, 0)
-
-
-def cross_site_reason(request: Any) -> str | None:
-    """Why a browser says the request comes from another site, or None if it does not."""
-    fetch_site = request.get_header("Sec-Fetch-Site")
-    if fetch_site is not None and fetch_site.strip().lower() not in ALLOWED_FETCH_SITES:
-        return f"Sec-Fetch-Site: {fetch_site[:40]}"
-    origin = request.get_header("Origin")
-    if origin is not None:
-        own = _origin_key(str(request.get("SERVER_URL", "")))
-        if own is None or _origin_key(origin) != own:
-            return f"Origin {origin[:100]!r} is not this site's"
-    return None
 
 
 # -- publisher event subscribers ---------------------------------------------------------
@@ -133,7 +106,7 @@ def on_after_traversal(event: Any) -> None:
         raise MethodNotAllowedError(
             "PUT creates nothing here: create documents with newContentFromJSON or an upload"
         )
-    from .ui.auth import SESSION_KEY, user_folder
+    from .site.users import SESSION_KEY, user_folder
 
     if request.other.get(SESSION_KEY):
         portal = _portal_of(request)
@@ -285,7 +258,7 @@ def _has_valid_credentials(portal: Any, request: Any) -> bool:
     """Whether the request carries a valid Basic login or session of a user who may see
     ``portal`` (View): others learn nothing from the difference between answers."""
     from .permissions import View
-    from .ui.auth import user_folder
+    from .site.users import user_folder
 
     folder = user_folder(portal)
     if folder is None:
@@ -354,7 +327,7 @@ class ErrorView:
     def _as_unauthorized(self, portal: Any) -> str:
         """Answer an anonymous visitor's refused request as a login request, whatever
         was refused (a missing id, a bad method, a bad value): nothing to probe."""
-        from .ui.auth import login_url, wants_html
+        from .site.users import login_url, wants_html
 
         request, response = self.request, self.request.response
         if wants_html(request):

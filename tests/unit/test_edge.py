@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 from Products.Wendelin.bigdata.errors import BigArrayError, OutOfCoreError
-from Products.Wendelin.edge import InputGuard, cross_site_reason, status_for
+from Products.Wendelin.edge import InputGuard, status_for
 from Products.Wendelin.errors import (
     ConfigurationError,
     InvalidInputError,
     QuotaExceededError,
     StateConflictError,
 )
+from Products.Wendelin.site.origin import cross_site_reason
 from transaction.interfaces import DoomedTransaction
 from zExceptions import Forbidden, NotFound
 from ZODB.POSException import ConflictError

@@ -32,10 +32,11 @@ from OFS.SimpleItem import SimpleItem
 from persistent import Persistent
 from ZPublisher import zpublish
 
+from ..document.base import ACTIVITY_TOOL_ID, activate  # noqa: F401  (re-exported)
 from ..errors import InvalidInputError, StateConflictError
 from ..permissions import ManagePortal, ModifyPortalContent, View
 
-TOOL_ID = "portal_activities"
+TOOL_ID = ACTIVITY_TOOL_ID
 #: Process identity: a claim made by another life of this node is stale.
 BOOT = uuid.uuid4().hex
 DEFAULT_PRIORITY = 1
@@ -302,8 +303,8 @@ class ActivityTool(SimpleItem):
     @security.protected(View)
     def getPageInfo(self, REQUEST=None) -> dict[str, Any]:
         """What the activities page shows: counts, alarms, queue, failures, CSRF token."""
-        from ..ui.auth import csrf_token
-        from ..ui.format import human_date
+        from ..humanize import human_date
+        from ..site.users import csrf_token
 
         def when(seconds: float) -> str:
             return human_date(DateTime(seconds)) if seconds else ""
@@ -333,7 +334,7 @@ class ActivityTool(SimpleItem):
     @zpublish(methods="POST")
     def retry(self, REQUEST, key: str = "") -> str:
         """The page's Retry button (POST with the CSRF token): 303 back to the page."""
-        from ..ui.auth import check_csrf
+        from ..site.users import check_csrf
 
         check_csrf(self, REQUEST)
         self.retryMessage(key)
@@ -344,7 +345,7 @@ class ActivityTool(SimpleItem):
     @zpublish(methods="POST")
     def delete(self, REQUEST, key: str = "") -> str:
         """The page's Delete button for a failed activity (POST, CSRF): 303 back."""
-        from ..ui.auth import check_csrf
+        from ..site.users import check_csrf
 
         check_csrf(self, REQUEST)
         self.deleteFailedMessage(key)
@@ -415,14 +416,3 @@ def ensure_activity_tool(portal: Any) -> ActivityTool:
     if getattr(aq_base(tool), "_processed_by", None) is None:
         tool._processed_by = OOBTree()
     return tool
-
-
-def activate(obj: Any, **options: Any) -> ActiveWrapper:
-    """ERP5's ``obj.activate(**options).method(*args)`` for any portal object.
-
-    Options: ``priority`` (0 first, default 1), ``after`` (seconds), ``at_date`` (epoch),
-    ``serialization_tag`` (one message of the tag runs at a time, in queue order),
-    ``tag`` and ``after_tag`` (wait while a message tagged so is queued).
-    """
-    return get_activity_tool(obj).activateObject(obj, **options)
-

@@ -44,8 +44,8 @@ from ..bigdata.mapping import map_range
 from ..errors import InvalidInputError
 from ..inputs import as_int
 from ..permissions import ModifyPortalContent, View
-from ..site.container import ContentContainerMixin
 from .base import DocumentMixin, WendelinDocument
+from .container import ContentContainerMixin
 from .http import ranged_answer
 
 #: Bytes per block of a streamed answer: a few MiB, and well within the memory budget.

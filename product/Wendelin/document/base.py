@@ -27,6 +27,24 @@ def relative_url(ob: Any) -> str:
     return "/".join(ob.getPhysicalPath()[prefix:])
 
 
+#: The id of the portal's activity queue (the activity service installs it).
+ACTIVITY_TOOL_ID = "portal_activities"
+
+
+def activate(obj: Any, **options: Any) -> Any:
+    """ERP5's ``obj.activate(**options).method(*args)``: the call is queued, not run.
+
+    The queue is found by name on the portal (as CMF finds tools), so documents do not
+    import the activity service above them. Options: see ``ActivityTool.activateObject``.
+    """
+    from ..errors import StateConflictError
+
+    tool = aq_inner(obj).getPortalObject()._getOb(ACTIVITY_TOOL_ID, None)
+    if tool is None:
+        raise StateConflictError("this site has no portal_activities yet (start the server)")
+    return tool.activateObject(obj, **options)
+
+
 class ToolsByAcquisition:
     """Find ``portal_catalog`` and ``portal_types`` by acquisition.
 

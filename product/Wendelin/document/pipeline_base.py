@@ -23,8 +23,8 @@ from ZPublisher import zpublish
 
 from ..errors import InvalidInputError, StateConflictError
 from ..permissions import ModifyPortalContent, View
-from ..site.container import ContentContainerMixin
 from .base import DocumentMixin, WendelinDocument, relative_url
+from .container import ContentContainerMixin
 
 #: Relations holding one document, and those holding a list.
 SINGLE_RELATIONS = ("causality", "resource", "source", "destination", "source_section",
@@ -267,7 +267,7 @@ class PipelineMixin:
 
     def activate(self, **options: Any) -> Any:
         """ERP5's ``document.activate(**options).method(*args)`` (trusted code)."""
-        from ..activity import activate
+        from .base import activate
 
         return activate(self, **options)
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..document.container import ID_RE
 from ..errors import InvalidInputError
-from ..site.container import ID_RE
 from .policy import IngestionPolicy
 
 SUPPLY_MODULE = "data_supply_module"

@@ -5,8 +5,8 @@ from AccessControl.SecurityInfo import ClassSecurityInfo
 from Products.CMFCore.CMFBTreeFolder import CMFBTreeFolder
 
 from ..document.base import ToolsByAcquisition
+from ..document.container import ContentContainerMixin
 from ..permissions import View
-from .container import ContentContainerMixin
 
 
 class DataModule(ContentContainerMixin, ToolsByAcquisition, CMFBTreeFolder):

@@ -81,9 +81,16 @@ class WendelinSite(PortalObjectBase):
     def standard_error_message(self, client: Any = None, error_type: str = "",
                                error_value: str = "", **kw: Any) -> str:
         """The page Zope shows when a request under the portal fails (styled, escaped)."""
-        from ..ui.views import error_page
+        from html import escape
 
-        return error_page(self, self.REQUEST, error_type, error_value)
+        from zope.component import queryUtility
+
+        from ..interfaces import IErrorPage
+
+        render = queryUtility(IErrorPage)
+        if render is None:  # the UI is not registered (a bare Zope configuration)
+            return f"<p>{escape(str(error_type))}: {escape(str(error_value))}</p>"
+        return render(self, self.REQUEST, error_type, error_value)
 
     @security.protected(View)
     def getModuleList(self) -> list:

@@ -23,11 +23,11 @@ from zope.component import getGlobalSiteManager
 from zope.component.hooks import setSite
 
 from ..permissions import PORTAL_ROLES, ROLE_MAP
-from ..ui.auth import install_user_folder
 from .business_template import BusinessTemplate, load_templates, templates_digest
 from .catalog import WendelinCatalogTool, tune_for_concurrency
 from .module import DataModule
 from .portal import WendelinSite
+from .users import install_user_folder
 
 logger = logging.getLogger("Wendelin.setup")
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ..humanize import human_size
 from .audio import minmax_columns
-from .format import human_size
 
 #: Rows read per block while decimating.
 BLOCK_ROWS = 1 << 18

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from Products.ZCTextIndex.ParseTree import ParseError
 
-from .format import human_date, human_duration, human_size, iso_date
+from ..humanize import human_date, human_duration, human_size, iso_date
 
 #: Column name -> the catalog index it sorts on (ids are sequential: creation order).
 #: Dates sort on full-resolution field indexes (the date indexes keep minutes only).

@@ -21,9 +21,9 @@ from Acquisition import Implicit, aq_base, aq_inner, aq_parent
 from Products.PageTemplates.PageTemplateFile import PageTemplateFile
 from zExceptions import BadRequest
 
+from ..humanize import human_date, human_duration, human_size, iso_date
 from ..permissions import AddPortalContent, DeleteObjects, ModifyPortalContent, View
-from . import arrays, audio, cache, listing, notebook, upload
-from .auth import (
+from ..site.users import (
     SESSION_COOKIE,
     check_csrf,
     csrf_token,
@@ -31,7 +31,7 @@ from .auth import (
     safe_came_from,
     user_folder,
 )
-from .format import human_date, human_duration, human_size, iso_date
+from . import arrays, audio, cache, listing, notebook, upload
 
 #: Short status codes passed in redirects, and what the page says for them.
 MESSAGES = {

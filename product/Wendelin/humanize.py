@@ -1,4 +1,4 @@
-"""Human-readable sizes, durations and dates for the pages."""
+"""Human-readable sizes, durations and dates: pure functions for pages and tools alike."""
 
 from __future__ import annotations
 
