@@ -314,7 +314,7 @@ class ErrorView:
             return json.dumps({"error": type(exc).__name__, "status": status,
                                "message": message})
         if portal is not None:
-            from .ui.views import error_page
+            from .ui.chrome import error_page
 
             try:
                 return error_page(portal, request, type(exc).__name__, message)
