@@ -108,6 +108,9 @@ class CellJob:
     environ: dict[str, str] = field(default_factory=dict)
     script: tuple[str, ...] = ()
     virtual_root: tuple[str, ...] | None = None
+    #: The last transaction the server process had seen once the request committed (set
+    #: by :mod:`.wsgi`): a worker that has seen it too need not ask the database server.
+    seen_tid: bytes = b""
 
 
 def die_with_parent() -> None:
@@ -293,6 +296,7 @@ def _worker(fd: int, limits: Limits) -> None:
     if limits.nice:
         os.nice(limits.nice)
     db = _reopen_database()
+    connection = db.open()  # kept for every cell: its cache stays warm, no open per cell
     if limits.memory:
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
     interrupts = _Interrupts(channel, lock)
@@ -303,11 +307,12 @@ def _worker(fd: int, limits: Limits) -> None:
         if message is None:
             break
         _kind, job = message
-        reply, retire = run_job(db, job, limits, interrupts, channel, lock)
+        reply, retire = run_job(connection, job, limits, interrupts, channel, lock)
         with lock:
             send(channel, ("done", reply, retire))
         if retire:
             break
+    connection.close()
     db.close()
     os._exit(0)
 
@@ -332,8 +337,28 @@ def _memory_note(limits: Limits) -> str:
             "back and its process replaced")
 
 
+def begin_transaction(connection: Any, seen_tid: bytes, sync: bool) -> None:
+    """Start the cell's transaction on a view at least as new as the server process's.
+
+    The server process created the notebook and committed a moment ago; its invalidation
+    may not have reached this process yet (a new notebook's first cell then failed with
+    KeyError). ``transaction.begin()`` syncs with the database server (server-sync, one
+    round trip): needed unless this process has already seen ``seen_tid``, the last
+    transaction the server process had seen after the request (ZEO moves
+    ``lastTransaction`` only once the invalidations are applied, and the abort below
+    polls them, so checking first and polling second sees everything up to it).
+    """
+    import transaction
+
+    storage = connection.db().storage
+    if not sync and seen_tid and storage.lastTransaction() >= seen_tid:
+        transaction.abort()  # ends the last transaction and polls the invalidations received
+    else:
+        transaction.begin()
+
+
 def run_job(
-    db: Any, job: CellJob, limits: Limits, interrupts: _Interrupts,
+    connection: Any, job: CellJob, limits: Limits, interrupts: _Interrupts,
     channel: socket.socket, lock: threading.Lock,
 ) -> tuple[dict[str, Any], bool]:
     """Run one cell in a transaction of its own, as the job's user; return (reply, retire)."""
@@ -347,11 +372,8 @@ def run_job(
     from .protocol import empty_reply, erp5_reply
 
     for attempt in range(limits.conflict_retries + 1):
-        transaction.abort()
-        connection = db.open()
-        # begin() syncs with the database server (server-sync): the cell sees the notebook
-        # the server process committed a moment ago; open() alone polls only what arrived
-        transaction.begin()
+        # a retry after a conflict always syncs: the conflicting commit may not be seen yet
+        begin_transaction(connection, job.seen_tid, sync=attempt > 0)
         app = None
         try:
             app = _request(connection.root()["Application"], job)
@@ -404,7 +426,6 @@ def run_job(
             clearRequest()
             if app is not None:
                 app.REQUEST.close()
-            connection.close()
     raise AssertionError("unreachable")
 
 

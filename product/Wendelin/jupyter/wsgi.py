@@ -37,6 +37,13 @@ def is_cell_request(method: str, path: str) -> bool:
     return method.upper() == "POST" and path.rstrip("/").endswith(EXECUTE_SCRIPT)
 
 
+def last_transaction() -> bytes:
+    """The newest transaction this server process has seen (its own commits included)."""
+    import Zope2
+
+    return Zope2.DB.storage.lastTransaction()
+
+
 class CellMiddleware:
     """Run the job the endpoint left, after Zope answered; send the cell's reply."""
 
@@ -65,6 +72,7 @@ class CellMiddleware:
         status, headers = answer["status"], answer["headers"]
         if slot.job is not None and status.startswith("200"):
             # Zope's transaction is committed and its connection back in the pool
+            slot.job.seen_tid = last_transaction()
             reply = self.pool.run(slot.job)
             chunks = [json.dumps(reply).encode()]
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
