@@ -241,8 +241,7 @@ class CellPool:
         """Start workers until WENDELIN_CELL_SPARE are idle or starting (within the maximum)."""
         while True:
             with self.cond:
-                if (self.stopping or len(self.idle) + self.starting >= self.spare
-                        or len(self.workers) + self.starting >= self.max_workers):
+                if not self._needs_spare():
                     return
                 self.starting += 1
             try:
@@ -259,8 +258,16 @@ class CellPool:
                 self.idle.append(worker)
                 self.cond.notify_all()
 
+    def _needs_spare(self) -> bool:
+        """Whether fewer than WENDELIN_CELL_SPARE are idle or starting (within the maximum)."""
+        with self.cond:
+            return not (self.stopping or len(self.idle) + self.starting >= self.spare
+                        or len(self.workers) + self.starting >= self.max_workers)
+
     def _replenish_later(self) -> None:
-        threading.Thread(target=self._replenish, name="cell-pool-spare", daemon=True).start()
+        """Start spare workers in the background if some are missing (no thread otherwise)."""
+        if self._needs_spare():
+            threading.Thread(target=self._replenish, name="cell-pool-spare", daemon=True).start()
 
     def _how_ended(self, pid: int, wait: float = 1.0) -> str:
         """How a worker ended, as the zygote reported it (``signal 9 (SIGKILL)``)."""
