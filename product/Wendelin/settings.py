@@ -131,6 +131,8 @@ class Settings:
     cell_timeout: float = 3600.0
     #: Niceness of cell processes, so pages are served first (WENDELIN_CELL_NICE).
     cell_nice: int = 5
+    #: Most bytes of rendered previews kept on disk per instance (WENDELIN_UI_CACHE).
+    ui_cache_bytes: int = 256 * 1024**2
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -173,6 +175,7 @@ class Settings:
                 f"WENDELIN_CONFLICT_RETRIES must be a number: {retries_text!r}"
             )
         cells = _cell_settings(env)
+        ui_cache = parse_size(env.get("WENDELIN_UI_CACHE", "256MiB"))
         return cls(
             host=env.get("WENDELIN_HOST", "127.0.0.1"),
             port=port,
@@ -187,6 +190,7 @@ class Settings:
             zeo=zeo,
             workers=int(workers_text),
             conflict_retries=int(retries_text),
+            ui_cache_bytes=ui_cache,
             **cells,
         )
 

@@ -2,6 +2,8 @@
 
 Previews are derived data: keeping them out of the ZODB means a GET never writes to
 the database (no conflicts with uploads) and every worker process fills its own cache.
+The cache is bounded (``WENDELIN_UI_CACHE``, default 256 MiB): each store removes the
+least recently used files beyond the bound (a hit refreshes a file's time).
 """
 
 from __future__ import annotations
@@ -15,16 +17,50 @@ from pathlib import Path
 from ..errors import ConfigurationError
 from ..settings import Settings
 
+#: The bound when the instance's settings cannot be read.
+DEFAULT_LIMIT = 256 * 1024**2
 
-def cache_dir() -> Path:
-    """``<var>/cache/ui`` of the instance, or a temporary folder when unconfigured."""
+
+def _place() -> tuple[Path, int]:
+    """``<var>/cache/ui`` of the instance (a temporary folder when unconfigured), and its bound."""
     try:
-        base = Settings.from_environ().var
+        settings = Settings.from_environ()
+        base, limit = settings.var, settings.ui_cache_bytes
     except ConfigurationError:
-        base = Path(tempfile.gettempdir()) / "wendelin"
+        base, limit = Path(tempfile.gettempdir()) / "wendelin", DEFAULT_LIMIT
     path = base / "cache" / "ui"
     path.mkdir(parents=True, exist_ok=True)
-    return path
+    return path, limit
+
+
+def cache_dir() -> Path:
+    """Where the previews are kept."""
+    return _place()[0]
+
+
+def prune(folder: Path, limit: int) -> int:
+    """Remove the least recently used entries until the rest fit in ``limit`` bytes.
+
+    Returns the bytes kept. Entries another process removes meanwhile are skipped.
+    """
+    entries = []
+    for entry in os.scandir(folder):
+        if entry.name.endswith(".bin"):
+            try:
+                stat = entry.stat()
+            except FileNotFoundError:
+                continue
+            entries.append((stat.st_mtime, stat.st_size, entry.path))
+    total = sum(size for _when, size, _path in entries)
+    for _when, size, path in sorted(entries):
+        if total <= limit:
+            break
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        total -= size
+    return total
 
 
 def cached(key: tuple, compute: Callable[[], bytes]) -> tuple[bytes, bool]:
@@ -33,16 +69,26 @@ def cached(key: tuple, compute: Callable[[], bytes]) -> tuple[bytes, bool]:
     Returns ``(data, hit)``; ``key`` must change whenever the content changes.
     """
     name = hashlib.sha256(repr(key).encode()).hexdigest()
-    path = cache_dir() / f"{name}.bin"
+    folder, limit = _place()
+    path = folder / f"{name}.bin"
     try:
-        return path.read_bytes(), True
+        data = path.read_bytes()
     except FileNotFoundError:
         pass
+    else:
+        try:
+            os.utime(path)  # recently used: pruned last
+        except FileNotFoundError:
+            pass
+        return data, True
     data = compute()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    if len(data) > limit:
+        return data, False  # never kept: it alone is beyond the bound
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
     os.replace(tmp, path)
+    prune(folder, limit)
     return data, False
 
 
