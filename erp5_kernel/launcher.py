@@ -26,6 +26,8 @@ import requests
 from .install import write_kernelspec
 
 TOKEN_FILE = "jupyter-token"
+#: Where the running Jupyter's base URL is written for the site's "Open in Jupyter" links.
+URL_FILE = "jupyter-url"
 
 
 class JupyterStartError(RuntimeError):
@@ -238,6 +240,7 @@ def start_for_site(
 
     A Jupyter that does not start never stops the site: the line says why instead.
     """
+    (Path(var) / URL_FILE).unlink(missing_ok=True)  # no link to a Jupyter that is not there
     if port and not port_is_free("127.0.0.1", port):
         return None, f"  jupyter:  not started: port {port} is in use (WENDELIN_JUPYTER_PORT)"
     try:
@@ -249,5 +252,5 @@ def start_for_site(
     except JupyterStartError as exc:
         jupyter.stop()
         return None, f"  jupyter:  not started: {str(exc).splitlines()[0]}"
-    os.environ["WENDELIN_JUPYTER_URL"] = jupyter.base_url
+    (Path(var) / URL_FILE).write_text(jupyter.base_url)
     return jupyter, f"  jupyter:  {url}  (token stored in {Path(var) / TOKEN_FILE})"

@@ -68,6 +68,15 @@ def test_jupyter_url_from_settings_or_request_host():
         "https://j.example/lab/notebooks/n.ipynb")
 
 
+def test_jupyter_url_announced_by_wendelin_run_in_var(tmp_path):
+    assert jupyter_url("n", "http://h:1", {}, var=tmp_path) == "http://h:8888/notebooks/n.ipynb"
+    (tmp_path / "jupyter-url").write_text("http://127.0.0.1:41234/\n")
+    assert jupyter_url("n", "http://h:1", {}, var=tmp_path) == (
+        "http://127.0.0.1:41234/notebooks/n.ipynb")
+    (tmp_path / "jupyter-url").write_text("javascript:alert(1)")  # never a link of that kind
+    assert jupyter_url("n", "http://h:1", {}, var=tmp_path) == "http://h:8888/notebooks/n.ipynb"
+
+
 def test_redirects_stay_in_the_portal_and_names_are_cleaned():
     portal = "http://h:8080/erp5"
     assert safe_came_from("http://h:8080/erp5/data_stream_module?x=1", portal).endswith("?x=1")

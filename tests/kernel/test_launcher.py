@@ -47,6 +47,11 @@ def test_banner_token_and_clean_stop(tmp_path):
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
         assert f"(token stored in {token_file})" in "".join(server.output)
         assert requests.get(f"{jupyter.base_url}api/contents").status_code == 403  # no token
+        # the notebook page's "Open in Jupyter" link goes to this Jupyter's random port
+        created = server.create("data_notebook_module", portal_type="Data Notebook",
+                                reference="launcher-link")
+        page = server.session().get(f"{created['url']}/view", headers={"Accept": "text/html"})
+        assert f'href="{jupyter.base_url}notebooks/launcher-link.ipynb"' in page.text
         assert pids_with(jupyter.token) == []  # not on any command line
         (info,) = jupyter.runtime_dir.glob("jpserver-*.json")
         jupyter_pid = json.loads(info.read_text())["pid"]

@@ -16,6 +16,7 @@ import binascii
 import html
 import os
 import re
+from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
@@ -214,11 +215,20 @@ def notebook_cells(notebook: Any) -> list[dict[str, Any]]:
     return cells_from_lines(notebook)
 
 
-def jupyter_url(reference: str, request_url: str, environ: dict[str, str] | None = None) -> str:
-    """Where the notebook opens in Jupyter: ``WENDELIN_JUPYTER_URL`` or this host's port."""
+def jupyter_url(
+    reference: str, request_url: str, environ: dict[str, str] | None = None,
+    var: Path | None = None,
+) -> str:
+    """Where the notebook opens in Jupyter.
+
+    ``WENDELIN_JUPYTER_URL`` if set, else the URL ``wendelin run`` wrote to
+    ``var/jupyter-url`` when it started Jupyter, else this host at ``WENDELIN_JUPYTER_PORT``.
+    """
     env = os.environ if environ is None else environ
     name = quote(f"{reference}.ipynb")
     base = (env.get("WENDELIN_JUPYTER_URL") or "").rstrip("/")
+    if not base:
+        base = _announced_jupyter(env, var)
     if not base:
         host = urlsplit(request_url).hostname or "127.0.0.1"
         if ":" in host:
@@ -226,3 +236,22 @@ def jupyter_url(reference: str, request_url: str, environ: dict[str, str] | None
         port = env.get("WENDELIN_JUPYTER_PORT") or "8888"
         base = f"http://{host}:{port}"
     return f"{base}/notebooks/{name}"
+
+
+def _announced_jupyter(env: Any, var: Path | None) -> str:
+    """The base URL in ``var/jupyter-url`` (written by ``wendelin run``), or ``""``."""
+    from erp5_kernel.launcher import URL_FILE
+
+    from ..errors import ConfigurationError
+    from ..settings import Settings
+
+    if var is None:
+        try:
+            var = Settings.from_environ(dict(env)).var
+        except ConfigurationError:
+            return ""
+    try:
+        text = (var / URL_FILE).read_text(errors="replace").strip()
+    except OSError:
+        return ""
+    return text.rstrip("/") if text.startswith(("http://", "https://")) else ""
