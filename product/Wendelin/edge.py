@@ -305,6 +305,13 @@ class ErrorView:
         elif status >= 400:
             logger.info("%s %s: %s %s", _method(request), request.get("URL", ""), status,
                         str(exc)[:200])
+        if isinstance(exc, Unauthorized) and portal is not None and not request._auth:
+            from .site.users import login_url, wants_html
+
+            if wants_html(request):  # a browser without Basic credentials: the login form
+                response.redirect(login_url(portal.absolute_url(), request), status=302,
+                                  lock=True)  # the publisher sets 401 after this view
+                return ""
         response.setStatus(status)
         if 300 <= status < 400 or isinstance(exc, Unauthorized):
             return ""
@@ -331,10 +338,11 @@ class ErrorView:
 
         request, response = self.request, self.request.response
         if wants_html(request):
-            response.redirect(login_url(portal.absolute_url(), request), status=302)
+            response.redirect(login_url(portal.absolute_url(), request), status=302, lock=True)
             return ""
         response.setStatus(401)
-        response._unauthorized()
+        response.setHeader("WWW-Authenticate",
+                           f'basic realm="{response.realm}", charset="UTF-8"', 1)
         return ""
 
 

@@ -132,3 +132,18 @@ def test_state_changes_refuse_get(ui):
     response = ui.server.session().get(created["url"] + "/Base_edit?title=via-get")
     assert response.status_code == 405
     assert "via-get" not in ui.server.session().get(created["url"] + "/view").text
+
+
+def test_a_logged_in_user_refused_a_page_is_sent_to_login_saying_so(ui):
+    """The browser challenge lives in the edge's exception view (no per-response hook)."""
+    ui.add_user("ui-auditor-denied", ["Auditor"], "pw-denied")
+    session = ui.login("ui-auditor-denied", "pw-denied")
+    page = f"{ui.url}/manage_main"  # Managers only
+    refused = session.get(page, allow_redirects=False)
+    assert refused.status_code == 302
+    assert refused.headers["Location"] == f"{ui.url}/login_form?came_from={quote(page, safe='')}"
+    login = session.get(refused.headers["Location"])
+    assert "who may not open" in login.text and "ui-auditor-denied" in login.text
+    basic = requests.get(page, auth=("ui-auditor-denied", "pw-denied"), allow_redirects=False,
+                         headers=ui.HTML)
+    assert basic.status_code == 401  # a script with Basic credentials gets no redirect

@@ -5,8 +5,8 @@
 cookie. A session is a random token; the folder keeps only its SHA-256, so logout
 really ends it and the cookie never carries a password (CMF's CookieCrumbler and
 PAS's cookie helper store ``user:password`` in the cookie). Browsers (``Accept:
-text/html``) that are not allowed to see a page are redirected to the login form;
-other clients keep getting ``401`` with a Basic challenge.
+text/html``) that are not allowed to see a page are redirected to the login form by
+the edge's exception view; other clients keep getting ``401`` with a Basic challenge.
 """
 
 from __future__ import annotations
@@ -154,7 +154,6 @@ class WendelinUserFolder(UserFolder):
     @security.private
     def validate(self, request, auth="", roles=_noroles):
         """Basic auth as usual; without it, the session cookie identifies the user."""
-        self._setupChallenge(request)
         if not auth:
             user = self._sessionUser(request)
             if user is not None:
@@ -166,18 +165,6 @@ class WendelinUserFolder(UserFolder):
                     return user
                 return None
         return super().validate(request, auth, roles)
-
-    def _setupChallenge(self, request: Any) -> None:
-        """Make a browser's "not allowed" a redirect to the login form (a 401 otherwise)."""
-        if request._auth or not wants_html(request):
-            return
-        response = request.response
-        login = login_url(aq_parent(aq_inner(self)).absolute_url(), request)
-
-        def challenge() -> None:
-            response.redirect(login, status=302, lock=1)
-
-        response._unauthorized = challenge
 
     # -- CSRF -------------------------------------------------------------------------------
     def _sign(self, message: str) -> str:
