@@ -16,6 +16,7 @@ exit. Frames on both sockets are length-prefixed pickles: both ends are this pro
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
@@ -308,8 +309,9 @@ def _worker(fd: int, limits: Limits) -> None:
             break
         _kind, job = message
         reply, retire = run_job(connection, job, limits, interrupts, channel, lock)
+        body = json.dumps(reply).encode()  # the answer's body: the server passes it on
         with lock:
-            send(channel, ("done", reply, retire))
+            send(channel, ("done", body, retire))
         if retire:
             break
     connection.close()

@@ -13,7 +13,6 @@ Those requests are served by threads of their own (:class:`RoutingDispatcher`), 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -73,8 +72,7 @@ class CellMiddleware:
         if slot.job is not None and status.startswith("200"):
             # Zope's transaction is committed and its connection back in the pool
             slot.job.seen_tid = last_transaction()
-            reply = self.pool.run(slot.job)
-            chunks = [json.dumps(reply).encode()]
+            chunks = [self.pool.run(slot.job)]  # the JSON reply, encoded by the worker
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
             headers.append(("Content-Length", str(len(chunks[0]))))
         start_response(status, headers, answer.get("exc_info"))
