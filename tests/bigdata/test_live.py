@@ -167,6 +167,82 @@ def test_savepoints_write_out_and_rollback_reverts_views(root, scan_mode):
     assert int(array[:].sum()) == 1
 
 
+def _probe(region, value, seen):
+    """A right-hand side evaluated after the claim: records what the claim did."""
+    seen["claims"] = [(c.first, c.last) for c in region.claims]
+    seen["anonymous"] = region.dirty_blocks()
+    return value
+
+
+def test_augmented_assignment_claims_exactly_its_blocks(root, database, scan_mode, monkeypatch):
+    """``A[i:j] op= v`` over a contiguous view writes new extents mapped shared: exactly
+    the blocks it spans change, with exact bytes, and no page turns anonymous."""
+    monkeypatch.setattr(live, "CLAIM_MIN", 1)  # small test blocks
+    array = committed(root, shape=(40 * BLK,), dtype="u2")
+    array[:] = np.arange(40 * BLK) % 1009
+    transaction.commit()
+    before = block_paths(array)
+    region = array._region()
+    seen = {}
+    # Items [3 BLK + 7, 9 BLK - 5) of u2: bytes of blocks 6..17, partial at both ends.
+    array[3 * BLK + 7 : 9 * BLK - 5] += _probe(region, 3, seen)
+    assert seen["claims"] == [(6, 17)] and seen["anonymous"] == []
+    assert region.claims == []  # ended by the assignment: mapped private again
+    expected = (np.arange(40 * BLK) % 1009).astype("u2")
+    expected[3 * BLK + 7 : 9 * BLK - 5] += 3
+    np.testing.assert_array_equal(array[:], expected)
+    transaction.commit()
+    after = block_paths(array)
+    assert {index for index in before if before[index] != after[index]} == set(range(6, 18))
+    connection, again = reopen(database)
+    np.testing.assert_array_equal(again[:], expected)
+    connection.close()
+
+
+def test_a_claim_whose_assignment_never_came_keeps_unchanged_blocks(root, monkeypatch):
+    """The right-hand side raises after the claim: blocks not written keep their blobs;
+    one written meanwhile through another view is stored."""
+    monkeypatch.setattr(live, "CLAIM_MIN", 1)
+    array = committed(root)
+    array[:] = 7
+    transaction.commit()
+    before = block_paths(array)
+    other = array[:]
+
+    def failing():
+        other[12 * BLK + 1] = 9  # inside the claimed blocks, while they are shared
+        raise RuntimeError("right-hand side failed")
+
+    with pytest.raises(RuntimeError):
+        array[10 * BLK : 20 * BLK] *= failing()
+    assert array._region().claims  # still open: no assignment
+    transaction.commit()
+    after = block_paths(array)
+    assert {index for index in before if before[index] != after[index]} == {12}
+    assert array[12 * BLK + 1] == 9 and int(array[:].sum()) == 7 * 40 * BLK + 2
+
+
+def test_a_claim_reverts_on_abort_and_rollback(root, monkeypatch):
+    monkeypatch.setattr(live, "CLAIM_MIN", 1)
+    array = committed(root, shape=(20 * BLK,), dtype="i4")
+    array[:] = 1
+    transaction.commit()
+    before = block_paths(array)
+    view = array[:]
+    array[:] *= 5
+    assert (view == 5).all()
+    transaction.abort()
+    assert (view == 1).all() and block_paths(array) == before
+    savepoint = transaction.savepoint()
+    array[2 * BLK :] += 1
+    assert view[2 * BLK] == 2 and view[0] == 1
+    savepoint.rollback()
+    assert (view == 1).all()
+    array[: 4 * BLK] -= 1
+    transaction.commit()
+    assert int(array[:].sum()) == 16 * BLK
+
+
 def test_setitem_shows_in_existing_views(root):
     array = committed(root, shape=(40 * BLK,), dtype="i2")
     whole, part = array[:], array[BLK + 3 : 9 * BLK]

@@ -176,6 +176,14 @@ VIEWS_SCRIPT = textwrap.dedent(
         result["inplace_peak_over_baseline"] = peak[0] - baseline
         result["inplace_ok"] = bool(view[n - 1] == 2 * (n - 1) and view[1] == 2)
 
+        # One augmented assignment over the whole array (4x the budget), no savepoint:
+        # its blocks are claimed, written in new blob files rather than anonymous memory.
+        baseline = reset()
+        array[:] *= 2
+        transaction.commit()
+        result["claimed_peak_over_baseline"] = peak[0] - baseline
+        result["claimed_ok"] = bool(view[n - 1] == 4 * (n - 1) and view[1] == 4)
+
         # A large write then an abort: the dirty memory is freed, the data unchanged.
         part = view[: n // 2]  # 2x the budget of dirty pages (more RAM than the budget,
         baseline = rss_anon()   # on purpose: nothing is written out before the abort)
@@ -183,7 +191,7 @@ VIEWS_SCRIPT = textwrap.dedent(
         result["dirty_before_abort"] = rss_anon() - baseline
         transaction.abort()
         result["after_abort"] = rss_anon() - baseline
-        result["abort_ok"] = bool(view[0] == 0 and view[n // 2 - 1] == 2 * (n // 2 - 1))
+        result["abort_ok"] = bool(view[0] == 0 and view[n // 2 - 1] == 4 * (n // 2 - 1))
         del view, part
     running[0] = False
     result.update(budget=budget, nbytes=array.nbytes)
@@ -194,7 +202,8 @@ VIEWS_SCRIPT = textwrap.dedent(
 
 def test_writes_through_views_with_savepoints_stay_under_the_budget(tmp_path):
     """4x the budget written through views in one transaction, with savepoints, keeps
-    anonymous memory under the budget; an abort frees what a large write dirtied."""
+    anonymous memory under the budget, and so does ``A[:] *= 2`` over all of it without
+    one (a claim); an abort frees what a large write dirtied."""
     output = subprocess.run(
         [sys.executable, "-c", VIEWS_SCRIPT, str(tmp_path)],
         capture_output=True, text=True, check=True,
@@ -203,7 +212,9 @@ def test_writes_through_views_with_savepoints_stay_under_the_budget(tmp_path):
     budget = result["budget"]
     assert result["nbytes"] == 4 * budget
     assert result["written_ok"] and result["inplace_ok"] and result["abort_ok"], result
+    assert result["claimed_ok"], result
     assert result["savepoint_peak_over_baseline"] < budget, result
     assert result["inplace_peak_over_baseline"] < budget, result
+    assert result["claimed_peak_over_baseline"] < budget // 4, result
     assert result["dirty_before_abort"] >= 2 * budget * 0.9, result  # the write was in RAM
     assert result["after_abort"] < budget // 8, result

@@ -20,6 +20,7 @@ the stored bytes. Restricted Python (skin scripts) always gets read-only views.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -275,7 +276,18 @@ class ZBigArray(Persistent):
                 math.prod(result_shape) * self.itemsize, "advanced indexing", "use slices instead"
             )
             return self._view(0, n)[key]
-        return _readonly(self._basic(split))
+        result = _readonly(self._basic(split))
+        if (
+            isinstance(result, np.ndarray) and result.flags.writeable
+            and result.nbytes >= live.CLAIM_MIN
+            and (result.flags.c_contiguous or result.flags.f_contiguous)
+            and live.in_augmented_assignment(sys._getframe(1))
+        ):
+            # ``A[i:j] op= v``: the view is written whole and stored back at once.
+            region = self._region(create=False)
+            if region is not None and live.owner_of(result) is not None:
+                region.claim(result.ctypes.data - region.address, result.nbytes)
+        return result
 
     def _basic(self, split: tuple[list[Any], int]) -> Any:
         """The view a basic (expanded) key selects."""
@@ -320,6 +332,7 @@ class ZBigArray(Persistent):
                     (list(expanded), pos))):
                 # ``A[i:j] *= 2``: the view was changed in place, only write it out.
                 first, last = self._block_span(self._selected_rows(expanded[pos]))
+                region.finish_claims(first, last)
                 region.flush(first, last)
                 return
             if _overlaps(value, region):

@@ -91,6 +91,14 @@ def _preallocate(fd: int, offset: int, length: int) -> None:
         _fallocate(fd, _FALLOC_FL_KEEP_SIZE, offset, length)
 
 
+def reserve(fd: int, length: int) -> bool:
+    """Allocate ``length`` bytes of disk for the file and set its size; False when the
+    file system cannot (a write fault into a shared mapping must never meet a full disk)."""
+    if _fallocate is None or _fallocate(fd, 0, 0, length) != 0:
+        return False
+    return True
+
+
 def _unpack(entry: Blob | tuple[Blob, int]) -> tuple[Blob, int]:
     """``(blob, slot)`` of a block entry; a bare blob (a single-block file) is slot 0."""
     return (entry, 0) if isinstance(entry, Blob) else entry
@@ -568,6 +576,38 @@ class ZBigFile(Persistent, BigFile):
                     pos += take
         if offset + len(view) > self._size:
             self._size = offset + len(view)
+
+    # -- extents written in place by live views (see live.Region.claim) -------------------
+    def begin_rewrite(self, start: int, end: int) -> None:
+        """Before ``[start, end)`` is rewritten through new extents: fold the tail and mark
+        a change of the partial last block, as :meth:`write` does."""
+        self._fold()
+        blksize = self.blksize
+        if end > start and end > self._size - self._size % blksize:
+            self._gen = self._gen + 1
+
+    def working_file(self) -> tuple[int, str]:
+        """A new empty file (descriptor, path) where a blob of this transaction is made."""
+        return tempfile.mkstemp(prefix="wendelin-", dir=self._temporary_directory())
+
+    def adopt_extent(self, first: int, count: int, path: str) -> Blob:
+        """Make the file at ``path`` (blocks ``[first, first + count)`` in block layout) a
+        new blob holding those blocks; the file is moved in, not copied."""
+        blob = Blob()
+        if self._p_jar is not None:
+            self._p_jar.add(blob)
+        blob.consumeFile(path)
+        self._blocks[first] = blob
+        for k in range(1, count):
+            self._blocks[first + k] = (blob, k)
+        return blob
+
+    def restore_block(self, index: int, entry) -> None:
+        """Put back a block's table entry (None: the block was a hole)."""
+        if entry is None:
+            self._blocks.pop(index, None)
+        else:
+            self._blocks[index] = entry
 
     def append(self, data) -> int:
         """Append at the end; concurrent transactions' appends merge at commit."""

@@ -25,6 +25,15 @@ that a savepoint flushes even if nothing else in the connection changed.
 Written pages are found with the ``PAGEMAP_SCAN`` ioctl where the kernel has it
 (Linux 6.7+; it also tells the shared zero page apart), else by reading pagemap entries.
 
+*Claims* (``A[i:j] op= v``, an augmented assignment on a contiguous view): Python
+guarantees the view it reads is written whole and stored back, so the blocks it spans
+get new blob extents of this transaction at once, holding their current bytes and
+mapped ``MAP_SHARED``: the in-place operation writes straight into the new blobs, with
+no copy-on-write fault per 4 KiB page, no anonymous memory and nothing left to copy at
+commit. The claim ends at the assignment (or the next flush or sync), when the blocks
+are mapped private again; a claim whose assignment never came (the right-hand side
+raised) gives back, at its end, the old entries of the blocks whose bytes did not change.
+
 Limits (Linux only; elsewhere views are read-only copies): a page whose anonymous copy
 is shared with a forked child looks clean to pagemap, so do not ``fork`` with
 uncommitted writes in views; a view held across transactions and written in a later one
@@ -35,6 +44,7 @@ takes part in the transaction.
 from __future__ import annotations
 
 import ctypes
+import dis
 import os
 import sys
 import weakref
@@ -45,11 +55,15 @@ import numpy as np
 import transaction as transaction_package
 from ZODB.blob import Blob
 
+from .bigfile import _pread_into, reserve
 from .errors import BigDataError, OutOfCoreError
 from .mapping import MAP_FAILED, MAP_FIXED, MAP_NORESERVE, MAP_PRIVATE, PAGESIZE, _libc
 
 PROT_READ_WRITE = 0x1 | 0x2
+MAP_SHARED = 0x01
 MAP_ANONYMOUS = 0x20
+#: Smallest view an augmented assignment claims (smaller ones copy on write cheaply).
+CLAIM_MIN = 256 * 1024
 MADV_NOHUGEPAGE = 15  # a huge page would make a one-byte write dirty 2 MiB
 
 _PM_PRESENT = np.uint64(1 << 63)
@@ -132,9 +146,10 @@ def _scan(fd: int, start: int, end: int, mask: int, inverted: int) -> list[tuple
     return found
 
 
-def _written_ranges(start: int, end: int) -> list[tuple[int, int]]:
-    """Address ranges in ``[start, end)`` holding pages written since they were mapped:
-    anonymous (copied on write) and not the shared zero page, or swapped out."""
+def _written_blocks(start: int, end: int, blksize: int) -> np.ndarray:
+    """Indices (from ``start``, in ``blksize`` units) of the blocks of ``[start, end)``
+    holding pages written since they were mapped: anonymous (copied on write) and not
+    the shared zero page, or swapped out."""
     global _scan_supported
     with open("/proc/self/pagemap", "rb", buffering=0) as pagemap:
         fd = pagemap.fileno()
@@ -144,13 +159,21 @@ def _written_ranges(start: int, end: int) -> list[tuple[int, int]]:
                                _PAGE_IS_FILE | _PAGE_IS_PFNZERO)
                 ranges += _scan(fd, start, end, _PAGE_IS_SWAPPED, 0)
                 _scan_supported = True
-                return ranges
             except OSError:
                 _scan_supported = False
-        ranges = []
-        entries = np.empty(_CHUNK_PAGES, dtype=np.uint64)
-        for chunk in range(start, end, _CHUNK_PAGES * PAGESIZE):
-            npages = min(_CHUNK_PAGES, (end - chunk) // PAGESIZE)
+            else:
+                blocks: set[int] = set()
+                for low, high in ranges:
+                    blocks.update(range((low - start) // blksize,
+                                        (high - 1 - start) // blksize + 1))
+                return np.array(sorted(blocks), dtype=np.int64)
+        # Whole blocks per read (about 1 MiB of entries), reduced per block by numpy.
+        per_block = blksize // PAGESIZE
+        step = max(1, _CHUNK_PAGES // per_block) * per_block
+        entries = np.empty(step, dtype=np.uint64)
+        found = []
+        for chunk in range(start, end, step * PAGESIZE):
+            npages = min(step, (end - chunk) // PAGESIZE)
             view = entries[:npages]
             got = os.preadv(fd, [view.data.cast("B")], chunk // PAGESIZE * 8)
             if got != npages * 8:
@@ -159,9 +182,62 @@ def _written_ranges(start: int, end: int) -> list[tuple[int, int]]:
             # page, which is not exclusive), or one the kernel swapped out.
             written = ((view & (_PM_PRESENT | _PM_FILE | _PM_EXCLUSIVE)) == (
                 _PM_PRESENT | _PM_EXCLUSIVE)) | ((view & _PM_SWAPPED) != 0)
-            ranges.extend((chunk + int(i) * PAGESIZE, chunk + (int(i) + 1) * PAGESIZE)
-                          for i in np.flatnonzero(written))
-        return ranges
+            dirty = np.flatnonzero(written.reshape(-1, per_block).any(axis=1))
+            found.append(dirty + (chunk - start) // blksize)
+        return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+
+
+# -- augmented assignments --------------------------------------------------------------
+_INPLACE_OPS = frozenset(range(13, 26))  # BINARY_OP's NB_INPLACE_ADD .. NB_INPLACE_XOR
+_augmented: dict[Any, frozenset[int]] = {}
+
+
+def _augmented_reads(code) -> frozenset[int]:
+    """Offsets in ``code`` of the subscript reads that load the target of an augmented
+    assignment ``x[k] op= v`` (``COPY 2; COPY 2; BINARY_SUBSCR``, then the first in-place
+    ``BINARY_OP`` followed by ``SWAP 3; SWAP 2; STORE_SUBSCR``; an expression holds none)."""
+    found = _augmented.get(code)
+    if found is not None:
+        return found
+    ops = [(i.opname, i.arg, i.offset) for i in dis.get_instructions(code)]
+    offsets: set[int] = set()
+    for k in range(2, len(ops)):
+        if ops[k][0] != "BINARY_SUBSCR" or ops[k - 1][:2] != ("COPY", 2) or (
+                ops[k - 2][:2] != ("COPY", 2)):
+            continue
+        for m in range(k + 1, len(ops) - 3):
+            if ops[m][0] == "BINARY_OP" and ops[m][1] in _INPLACE_OPS:
+                if [op[:2] for op in ops[m + 1 : m + 4]] == [
+                        ("SWAP", 3), ("SWAP", 2), ("STORE_SUBSCR", None)]:
+                    # A specialised read reports its last inline cache entry as f_lasti.
+                    offsets.update(range(ops[k][2], ops[k + 1][2], 2))
+                break
+    if len(_augmented) > 4096:
+        _augmented.clear()
+    found = _augmented[code] = frozenset(offsets)
+    return found
+
+
+def in_augmented_assignment(frame: FrameType | None) -> bool:
+    """True when ``frame`` is reading the target of an augmented subscript assignment
+    (so what it reads is written whole, then stored back, by the same statement)."""
+    if frame is None:
+        return False
+    try:
+        return frame.f_lasti in _augmented_reads(frame.f_code)
+    except Exception:  # an interpreter whose bytecode differs: no claim, still correct
+        return False
+
+
+class _Claim:
+    """Blocks ``[first, last]`` mapped shared from new extents (see the module docstring)."""
+
+    def __init__(self, first: int, last: int, old: dict[int, Any],
+                 stored: dict[int, tuple[str, int, int]]) -> None:
+        self.first, self.last = first, last
+        self.old = old  # block -> its previous table entry (None: a hole)
+        self.stored = stored  # block -> (path, offset, length) of its previous bytes
+        self.finished = False
 
 
 class ViewOwner:
@@ -195,6 +271,7 @@ class Region:
         #: Block index -> key of the blob part mapped there (absent: anonymous zeros).
         self.keys: dict[int, tuple[int, int]] = {}
         self.exposed = 0  # blocks [0, exposed) have been mapped and handed to views
+        self.claims: list[_Claim] = []
         self._owner: weakref.ref[ViewOwner] | None = None
 
     def __del__(self) -> None:
@@ -278,16 +355,110 @@ class Region:
             return []
         start = self.address + first * self.blksize
         end = self.address + (last + 1) * self.blksize
-        blocks: set[int] = set()
-        for low, high in _written_ranges(start, end):
-            blocks.update(range((low - self.address) // self.blksize,
-                                (high - 1 - self.address) // self.blksize + 1))
-        return sorted(blocks)
+        return (_written_blocks(start, end, self.blksize) + first).tolist()
+
+    # -- claims -------------------------------------------------------------------------
+    def claim(self, start: int, nbytes: int) -> None:
+        """Before an in-place operation that writes every byte of ``[start, start +
+        nbytes)``: give the blocks it spans new extents holding their bytes, mapped shared."""
+        blksize, bigfile = self.blksize, self.file
+        first = start // blksize
+        last = min((start + nbytes - 1) // blksize, self.exposed - 1)
+        end = min((last + 1) * blksize, bigfile.size)
+        if last < first or end <= first * blksize:
+            return
+        self.flush(first, last)  # earlier writes of these blocks reach the file first
+        bigfile.begin_rewrite(first * blksize, end)
+        cap = bigfile._extent_blocks()
+        for low in range(first, last + 1, cap):
+            high = min(low + cap - 1, last)
+            lo, hi = low * blksize, min((high + 1) * blksize, end)
+            if hi > lo:
+                self._claim_extent(low, high, lo, hi)
+
+    def _claim_extent(self, low: int, high: int, lo: int, hi: int) -> None:
+        """Claim blocks ``[low, high]`` (bytes ``[lo, hi)``) as one new extent."""
+        bigfile = self.file
+        old = {index: bigfile._blocks.get(index) for index in range(low, high + 1)}
+        stored = {index: (path, offset, length)
+                  for index, path, offset, length in bigfile.block_files(low, high)}
+        pieces = bigfile.segments(lo, hi)
+        fd, path = bigfile.working_file()
+        if not reserve(fd, hi - lo):
+            os.close(fd)
+            os.unlink(path)
+            return  # no disk to reserve: these blocks copy on write as usual
+        try:
+            _mmap(self.address + lo, hi - lo, MAP_SHARED | MAP_FIXED, fd, 0)
+            inode = os.fstat(fd).st_ino
+            at = self.address + lo
+            for piece_path, offset, length in pieces:
+                if piece_path is not None:  # holes stay zeros in the new (sparse) file
+                    raw = (ctypes.c_char * length).from_address(at)
+                    source = os.open(piece_path, os.O_RDONLY)
+                    try:
+                        _pread_into(source, memoryview(raw).cast("B"), offset)
+                    finally:
+                        os.close(source)
+                at += length
+        except BaseException:
+            os.close(fd)
+            os.unlink(path)
+            self._map(low, high)
+            raise
+        os.close(fd)
+        blob = bigfile.adopt_extent(low, high - low + 1, path)
+        key_blob = blob._p_oid if blob._p_oid is not None else id(blob)
+        for index in range(low, high + 1):
+            self.keys[index] = (key_blob, index - low)
+        moved = blob._p_blob_uncommitted
+        if moved is None or os.stat(moved).st_ino != inode:
+            self._map(low, high)  # the file was copied, not moved: writes must not go astray
+            return
+        self.claims.append(_Claim(low, high, old, stored))
+
+    def finish_claims(self, first: int, last: int) -> None:
+        """The assignment of the in-place operation came: its claimed blocks were written."""
+        for claim in self.claims:
+            if claim.first <= last and claim.last >= first:
+                claim.finished = True
+
+    def _end_claims(self, first: int, last: int) -> None:
+        """End the claims meeting ``[first, last]``: map their blocks private again; an
+        unfinished claim first gives back the old entries of blocks that did not change."""
+        ending = [c for c in self.claims if c.first <= last and c.last >= first]
+        if not ending:
+            return
+        self.claims = [c for c in self.claims if c not in ending]
+        for claim in ending:
+            if not claim.finished:
+                for index in range(claim.first, claim.last + 1):
+                    if self._unchanged(index, claim.stored.get(index)):
+                        self.file.restore_block(index, claim.old[index])
+                        self.keys.pop(index, None)
+            self._map(claim.first, claim.last)
+
+    def _unchanged(self, index: int, stored: tuple[str, int, int] | None) -> bool:
+        """True when block ``index`` of the mapping holds the bytes ``stored`` held."""
+        blksize = self.blksize
+        length = max(0, min(blksize, self.file.size - index * blksize))
+        now = np.frombuffer((ctypes.c_char * length).from_address(
+            self.address + index * blksize), dtype=np.uint8)
+        before = np.zeros(length, dtype=np.uint8)
+        if stored is not None:
+            path, offset, size = stored
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                _pread_into(fd, before[: min(size, length)].data.cast("B"), offset)
+            finally:
+                os.close(fd)
+        return bool(np.array_equal(now, before))
 
     # -- transactions -------------------------------------------------------------------
     def flush(self, first: int = 0, last: int | None = None) -> int:
         """Write the dirty blocks in ``[first, last]`` to the file and map them from it;
         return the bytes written."""
+        self._end_claims(first, self.exposed - 1 if last is None else last)
         size = self.file.size
         written = 0
         for run_first, run_last in _runs(self.dirty_blocks(first, last)):
@@ -311,6 +482,9 @@ class Region:
             for index, entry in self.file._blocks.items(first, min(last, nblocks - 1))
         } if nblocks > first else {}
         stale = set(self.dirty_blocks(first, last))
+        for claim in self.claims:  # after an abort or a rollback: their entries are gone
+            stale.update(range(claim.first, claim.last + 1))
+        self.claims = []
         for index in set(current) | {i for i in self.keys if first <= i <= last}:
             if current.get(index) != self.keys.get(index):
                 stale.add(index)
