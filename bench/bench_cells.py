@@ -2,14 +2,18 @@
 
     python bench/bench_cells.py [--cells 300]
 
-Measured in one run, each as the median (and 90th percentile) of ``--cells`` round trips
-of the cell ``1 + 1`` over one kept-alive HTTP connection, as ERP5's kernel sends it:
+Each figure is the median and 95th percentile of ``--cells`` round trips of the cell
+``1 + 1`` over one kept-alive HTTP connection, as ERP5's kernel sends it. The ways run
+side by side and are measured in interleaved batches, so a change of the machine's load
+(``load_before``, ``load_after``: the one-minute load average) touches each alike:
 
-- ``process_ms``: ``wendelin run`` with cells in cell processes (the default);
-- ``process_nohistory_ms``: the same with ``store_history=False`` (no Data Notebook Line);
-- ``in_process_ms``: ``wendelin run`` with ``WENDELIN_CELL_WORKERS=0`` (cells in the
+- ``process_nohistory_ms``: ``wendelin run`` with cells in cell processes (the default),
+  ``store_history=False`` (no Data Notebook Line): the trivial cell of issue 13's goal;
+- ``in_process_nohistory_ms``: the same with ``WENDELIN_CELL_WORKERS=0`` (cells in the
   server's request threads, as before cell processes);
-- ``ipykernel_ms``: a local ipykernel through jupyter_client (``execute_interactive``).
+- ``ipykernel_ms``: a local ipykernel through jupyter_client (``execute_interactive``);
+- ``process_ms``, ``in_process_ms``: both servers with the history line (the kernel's
+  default), a catalogued Data Notebook Line per cell.
 """
 
 from __future__ import annotations
@@ -24,12 +28,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 from Products.Wendelin.processes import READY, ProcessOutput
 
 BIN = Path(sys.executable).parent
 PASSWORD = "bench-secret"
+#: Round trips of each way before the measured ones (caches, first notebook, processes).
+WARM_UP = 20
 
 
 class Site:
@@ -59,71 +66,92 @@ class Site:
             self.process.wait()
 
 
-def round_trips(url: str, cells: int, store_history: bool = True) -> list[float]:
-    """Seconds per round trip of a trivial cell (after a warm-up)."""
-    session = requests.Session()
-    session.auth = ("zope", PASSWORD)
-    form = {"python_expression": "1 + 1", "reference": "bench-cells",
-            "store_history": str(store_history)}
-    times = []
-    for number in range(cells + 20):
+class Cells:
+    """A kept-alive HTTP session posting ``1 + 1`` to one notebook, as ERP5's kernel does."""
+
+    def __init__(self, url: str, reference: str, store_history: bool) -> None:
+        self.url = url
+        self.session = requests.Session()
+        self.session.auth = ("zope", PASSWORD)
+        self.form = {"python_expression": "1 + 1", "reference": reference,
+                     "store_history": str(store_history)}
+
+    def __call__(self) -> float:
+        """Seconds of one round trip."""
         started = time.perf_counter()
-        reply = session.post(f"{url}/Base_executeJupyter", data=form, timeout=120).json()
+        reply = self.session.post(f"{self.url}/Base_executeJupyter", data=self.form,
+                                  timeout=120).json()
         elapsed = time.perf_counter() - started
         assert reply["status"] == "ok", reply
-        if number >= 20:
-            times.append(elapsed)
-    return times
+        return elapsed
 
 
-def ipykernel_round_trips(cells: int) -> list[float]:
-    """Seconds per ``1 + 1`` round trip through a local ipykernel."""
-    from jupyter_client import KernelManager
+class IPyKernel:
+    """A local ipykernel through jupyter_client (``execute_interactive``)."""
 
-    manager = KernelManager(kernel_name="python3")
-    manager.start_kernel()
-    client = manager.client()
-    client.start_channels()
-    client.wait_for_ready(timeout=60)
-    times = []
-    try:
-        for number in range(cells + 20):
-            started = time.perf_counter()
-            client.execute_interactive("1 + 1", timeout=60, output_hook=lambda msg: None)
-            if number >= 20:
-                times.append(time.perf_counter() - started)
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
-    return times
+    def __init__(self) -> None:
+        from jupyter_client import KernelManager
+
+        self.manager = KernelManager(kernel_name="python3")
+        self.manager.start_kernel()
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+
+    def __call__(self) -> float:
+        started = time.perf_counter()
+        self.client.execute_interactive("1 + 1", timeout=60, output_hook=lambda msg: None)
+        return time.perf_counter() - started
+
+    def stop(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
 
 
 def figures(times: list[float]) -> dict[str, float]:
+    """Median and 95th percentile in milliseconds."""
     ordered = sorted(times)
     return {"median": round(statistics.median(ordered) * 1000, 2),
-            "p90": round(ordered[int(len(ordered) * 0.9)] * 1000, 2)}
+            "p95": round(ordered[int(len(ordered) * 0.95)] * 1000, 2)}
+
+
+def measure(ways: dict[str, Any], cells: int, rounds: int = 10) -> dict[str, list[float]]:
+    """Round trips of every way, in interleaved batches: load changes touch each alike."""
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    for way in ways.values():
+        for _ in range(WARM_UP):
+            way()
+    batch = max(1, cells // rounds)
+    for _ in range(rounds):
+        for name, way in ways.items():
+            times[name] += [way() for _ in range(batch)]
+    return times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", type=int, default=300)
     args = parser.parse_args()
-    result: dict[str, object] = {"cells": args.cells}
+    result: dict[str, object] = {"cells": args.cells, "load_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory(prefix="bench-cells-") as home:
-        site = Site(str(Path(home) / "pool"))
+        pool = Site(str(Path(home) / "pool"))
+        in_process = Site(str(Path(home) / "inprocess"), WENDELIN_CELL_WORKERS="0")
+        kernel = IPyKernel()
         try:
-            result["process_ms"] = figures(round_trips(site.url, args.cells))
-            result["process_nohistory_ms"] = figures(round_trips(site.url, args.cells, False))
+            ways = {
+                "process_nohistory_ms": Cells(pool.url, "bench-cells", False),
+                "in_process_nohistory_ms": Cells(in_process.url, "bench-cells", False),
+                "ipykernel_ms": kernel,
+                "process_ms": Cells(pool.url, "bench-cells-history", True),
+                "in_process_ms": Cells(in_process.url, "bench-cells-history", True),
+            }
+            for name, times in measure(ways, args.cells).items():
+                result[name] = figures(times)
         finally:
-            site.stop()
-        site = Site(str(Path(home) / "inprocess"), WENDELIN_CELL_WORKERS="0")
-        try:
-            result["in_process_ms"] = figures(round_trips(site.url, args.cells))
-            result["in_process_nohistory_ms"] = figures(
-                round_trips(site.url, args.cells, False))
-        finally:
-            site.stop()
-    result["ipykernel_ms"] = figures(ipykernel_round_trips(args.cells))
+            kernel.stop()
+            pool.stop()
+            in_process.stop()
+    result["load_after"] = os.getloadavg()[0]
     print(json.dumps(result))
 
 
