@@ -41,16 +41,11 @@ class WendelinSite(PortalObjectBase):
         return SkinnableObjectManager.__getattr__(self, name)
 
     def _setupDefaultSkin(self) -> None:
+        """The default skin for this thread, through CMF's own ``changeSkin``."""
         self._p_activate()
-        skins = self.__dict__.get("portal_skins")
-        if skins is None:
+        if self.__dict__.get("portal_skins") is None:
             return
-        skins = skins.__of__(self)
-        name = skins.getDefaultSkin()
-        skin = skins.getSkinByName(name)
-        if skin is not None:
-            SKINDATA[get_ident()] = (skin, name, {}, {})
-            _skin_owner.jar = self._p_jar
+        self.changeSkin(None)  # None: the skins tool's default skin
 
     @security.public
     def changeSkin(self, skinname, REQUEST=None):
