@@ -1,6 +1,7 @@
 """Storage benchmark: one JSON line of ratios measured in the same run, on the same disk.
 
     python bench/bench_storage.py [--mib 256] [--repeat 5] [--dir DIR] [--cold]
+                                  [--parts append,write,reduce,inplace,memory,zeo] [--no-cow]
     python bench/bench_storage.py --big [--gib 4]     # one-transaction write of 4 GiB
 
 Each figure is the median over ``--repeat`` interleaved rounds (baseline, then ours) of
@@ -12,8 +13,17 @@ Each figure is the median over ``--repeat`` interleaved rounds (baseline, then o
 - array_write_ratio:   ``numpy.save`` / ZBigArray ``A[:] = values`` + commit (goal >= 0.8)
 - reduce_ratio:        ``numpy.load(mmap_mode='r').sum()`` / ``A[:].sum()`` (goal >= 0.9)
 - inplace_ratio:       ``m = numpy.load(mmap_mode='r+'); m *= 2; m.flush()`` / ZBigArray
-  ``A[:] *= 2`` + commit, on the same data (goal >= 0.8); the written blocks go to new
-  blob files (copy on write), the memmap writes its file in place
+  ``A[:] *= 2`` + commit, on the same data (goal >= 0.8). The augmented assignment claims
+  the blocks: new blob files holding their bytes, mapped shared, written in place by
+  numpy (the old blobs stay, copy on write at block level); the memmap writes its own
+  file in place and ``flush()`` waits for the disk, ZODB does not fsync blob files.
+  inplace_cow_ratio is ``v = A[:]; np.multiply(v, 2, out=v)`` + commit: a view written
+  by other means copies each written 4 KiB page on write (anonymous memory) and commit
+  writes the dirty blocks to new blob files. ``*_peak_rss_anon_over_baseline`` is the
+  anonymous memory of one more such round.
+- zeo_*:               reduce and in-place figures with the database served as ``wendelin
+  run`` serves it: a ZEO server process on a Unix socket over the FileStorage, this
+  process a ClientStorage reading the blob directory in place (``shared-blob-dir``)
 - zarr_*:              the same figures for zarr (the peer), where it applies
 - reduce_peak_rss_anon_over_baseline: anonymous RSS while reducing an array 4x the budget
 
@@ -135,111 +145,242 @@ def fsync_blob_files(bigfile: ZBigFile) -> None:
             os.close(fd)
 
 
+PARTS = ("append", "write", "reduce", "inplace", "memory", "zeo")
+
+
+def make_data(root, work: str, values: np.ndarray, name: str = "array0") -> None:
+    """The array and the .npy file the read and in-place figures start from (untimed)."""
+    np.save(f"{work}/a0.npy", values)
+    array = root[name] = ZBigArray(values.shape, values.dtype)
+    array[:] = values
+    transaction.commit()
+
+
+def inplace_figures(array, np_path: str, args: argparse.Namespace, warm: int,
+                    prefix: str = "") -> dict:
+    """``A[:] *= 2`` + commit (a claim) and ``np.multiply(v, 2, out=v)`` + commit (copy on
+    write) against a memmap ``r+`` ``m *= 2; m.flush()``; RssAnon of one more round."""
+    result: dict = {}
+
+    def memmap_inplace(_: int) -> None:
+        mapped = np.load(np_path, mmap_mode="r+")
+        mapped *= 2
+        mapped.flush()
+        del mapped
+
+    def array_inplace(_: int) -> None:
+        array[:] *= 2
+        transaction.commit()
+
+    def array_inplace_cow(_: int) -> None:
+        view = array[:]
+        np.multiply(view, 2, out=view)
+        del view
+        transaction.commit()
+
+    mib = array.nbytes / 1024**2
+    ratio, base, ours = compare(memmap_inplace, array_inplace, args.repeat, warm)
+    result[prefix + "inplace_ratio"] = ratio
+    result[prefix + "inplace_mib_s"] = round(mib / ours, 1)
+    result[prefix + "memmap_inplace_mib_s"] = round(mib / base, 1)
+    os.sync()
+    with PeakRss() as peak:
+        array_inplace(0)
+    memmap_inplace(0)
+    result[prefix + "inplace_peak_rss_anon_over_baseline"] = peak.over_baseline
+    if not args.no_cow:
+        ratio, _, ours = compare(memmap_inplace, array_inplace_cow, args.repeat, warm)
+        result[prefix + "inplace_cow_ratio"] = ratio
+        result[prefix + "inplace_cow_mib_s"] = round(mib / ours, 1)
+        os.sync()
+        with PeakRss() as peak:
+            array_inplace_cow(0)
+        memmap_inplace(0)
+        result[prefix + "inplace_cow_peak_rss_anon_over_baseline"] = peak.over_baseline
+    assert np.array_equal(array[:], np.load(np_path, mmap_mode="r")), "in place: data differ"
+    return result
+
+
 def bench(args: argparse.Namespace, work: str) -> dict:
     nbytes = args.mib * 1024**2
     warm = 0 if args.cold else 2 * nbytes
+    parts = set(args.parts.split(","))
     chunk = np.random.default_rng(0).integers(0, 256, 4 * 1024**2, dtype=np.uint8).tobytes()
     values = np.random.default_rng(1).random(nbytes // 8)
-    result: dict = {"mib": args.mib, "repeat": args.repeat, "warm": not args.cold}
+    expected = float(values.sum())
+    result: dict = {"mib": args.mib, "repeat": args.repeat, "warm": not args.cold,
+                    "parts": sorted(parts)}
     db = ZODB.DB(FileStorage(f"{work}/Data.fs", blob_dir=f"{work}/blobs"))
     connection = db.open()
     root = connection.root()
+    np_path = f"{work}/a0.npy"
     try:
-        def raw_write(round_: int) -> None:
-            with open(f"{work}/raw{round_}.bin", "wb") as stream:
-                for _ in range(nbytes // len(chunk)):
-                    stream.write(chunk)
-                stream.flush()
-                os.fsync(stream.fileno())
-
-        def stream_append(round_: int, fsync: bool = False) -> None:
-            bigfile = root[f"stream{round_}{fsync}"] = ZBigFile()
-            for _ in range(nbytes // len(chunk)):
-                bigfile.append(chunk)
-            transaction.commit()
-            if fsync:
-                fsync_blob_files(bigfile)
-
-        ratio, base, ours = compare(raw_write, stream_append, args.repeat, warm)
-        result["stream_append_ratio"] = ratio
-        result["stream_append_mib_s"] = round(args.mib / ours, 1)
-        result["raw_write_fsync_mib_s"] = round(args.mib / base, 1)
-        ratio, _, ours = compare(
-            raw_write, lambda r: stream_append(r, fsync=True), args.repeat, warm
-        )
-        result["stream_append_fsync_ratio"] = ratio
-        result["stream_append_fsync_mib_s"] = round(args.mib / ours, 1)
-
-        def np_save(round_: int) -> None:
-            np.save(f"{work}/a{round_}.npy", values)
-
-        def array_write(round_: int) -> None:
-            array = root[f"array{round_}"] = ZBigArray(values.shape, values.dtype)
-            array[:] = values
-            transaction.commit()
-
-        ratio, base, ours = compare(np_save, array_write, args.repeat, warm)
-        result["array_write_ratio"] = ratio
-        result["array_write_mib_s"] = round(args.mib / ours, 1)
-        result["numpy_save_mib_s"] = round(args.mib / base, 1)
-
-        import zarr
-
-        def zarr_write(round_: int) -> None:
-            z = zarr.open_array(f"{work}/z{round_}.zarr", mode="w", shape=values.shape,
-                                chunks=(2 * 1024**2 // 8,), dtype=values.dtype)
-            z[:] = values
-
-        result["zarr_array_write_ratio"] = compare(np_save, zarr_write, args.repeat, warm)[0]
-
-        expected = float(values.sum())
+        if "append" in parts:
+            result.update(append_figures(root, work, chunk, nbytes, args, warm))
+        if "write" in parts:
+            result.update(write_figures(root, work, values, args, warm))
+        else:
+            make_data(root, work, values)
         array = root["array0"]
         assert abs(float(array[:].sum()) - expected) < 1e-6 * abs(expected)
-        np_path = f"{work}/a0.npy"
-        result["reduce_ratio"] = compare(
-            lambda _: np.load(np_path, mmap_mode="r").sum(),
-            lambda _: array[:].sum(),
-            args.repeat, 0,
-        )[0]
+        if "reduce" in parts:
+            result.update(reduce_figures(array, np_path, work, args))
+        if "inplace" in parts:
+            result.update(inplace_figures(array, np_path, args, warm))
+        if "memory" in parts:
+            total_expected = float(np.load(np_path, mmap_mode="r").sum())
+            budget = nbytes // 4
+            connection.cacheMinimize()
+            drop_cache_hint(work)
+            with memory_budget(budget), PeakRss() as peak:
+                total = float(root["array0"][:].sum())
+            assert abs(total - total_expected) < 1e-6 * abs(total_expected)
+            result["memory_budget"] = budget
+            result["reduce_peak_rss_anon_over_baseline"] = peak.over_baseline
+            result["reduce_peak_under_budget"] = peak.over_baseline < budget
+    finally:
+        transaction.abort()
+        connection.close()
+        db.close()
+    if "zeo" in parts:
+        result.update(bench_served(args, work, values))
+    return result
+
+
+def append_figures(root, work: str, chunk: bytes, nbytes: int, args: argparse.Namespace,
+                   warm: int) -> dict:
+    """Raw ``write+fsync`` against ZBigFile appends + commit (with and without fsync)."""
+    result: dict = {}
+
+    def raw_write(round_: int) -> None:
+        with open(f"{work}/raw{round_}.bin", "wb") as stream:
+            for _ in range(nbytes // len(chunk)):
+                stream.write(chunk)
+            stream.flush()
+            os.fsync(stream.fileno())
+
+    def stream_append(round_: int, fsync: bool = False) -> None:
+        bigfile = root[f"stream{round_}{fsync}"] = ZBigFile()
+        for _ in range(nbytes // len(chunk)):
+            bigfile.append(chunk)
+        transaction.commit()
+        if fsync:
+            fsync_blob_files(bigfile)
+
+    ratio, base, ours = compare(raw_write, stream_append, args.repeat, warm)
+    result["stream_append_ratio"] = ratio
+    result["stream_append_mib_s"] = round(args.mib / ours, 1)
+    result["raw_write_fsync_mib_s"] = round(args.mib / base, 1)
+    ratio, _, ours = compare(
+        raw_write, lambda r: stream_append(r, fsync=True), args.repeat, warm
+    )
+    result["stream_append_fsync_ratio"] = ratio
+    result["stream_append_fsync_mib_s"] = round(args.mib / ours, 1)
+    return result
+
+
+def write_figures(root, work: str, values: np.ndarray, args: argparse.Namespace,
+                  warm: int) -> dict:
+    """``numpy.save`` against ``A[:] = values`` + commit, and zarr's write."""
+    result: dict = {}
+
+    def np_save(round_: int) -> None:
+        np.save(f"{work}/a{round_}.npy", values)
+
+    def array_write(round_: int) -> None:
+        array = root[f"array{round_}"] = ZBigArray(values.shape, values.dtype)
+        array[:] = values
+        transaction.commit()
+
+    ratio, base, ours = compare(np_save, array_write, args.repeat, warm)
+    result["array_write_ratio"] = ratio
+    result["array_write_mib_s"] = round(args.mib / ours, 1)
+    result["numpy_save_mib_s"] = round(args.mib / base, 1)
+
+    import zarr
+
+    def zarr_write(round_: int) -> None:
+        z = zarr.open_array(f"{work}/z{round_}.zarr", mode="w", shape=values.shape,
+                            chunks=(2 * 1024**2 // 8,), dtype=values.dtype)
+        z[:] = values
+
+    result["zarr_array_write_ratio"] = compare(np_save, zarr_write, args.repeat, warm)[0]
+    return result
+
+
+def reduce_figures(array, np_path: str, work: str, args: argparse.Namespace,
+                   prefix: str = "") -> dict:
+    """``numpy.load(mmap_mode='r').sum()`` against ``A[:].sum()`` (and zarr's, locally)."""
+    result = {prefix + "reduce_ratio": compare(
+        lambda _: np.load(np_path, mmap_mode="r").sum(), lambda _: array[:].sum(),
+        args.repeat, 0,
+    )[0]}
+    if not prefix and os.path.exists(f"{work}/z0.zarr"):
+        import zarr
+
         z = zarr.open_array(f"{work}/z0.zarr", mode="r")
         result["zarr_reduce_ratio"] = compare(
             lambda _: np.load(np_path, mmap_mode="r").sum(), lambda _: z[:].sum(),
             min(args.repeat, 2), 0,
         )[0]
+    return result
 
-        # In place on the same data: the .npy file through a writable memmap, the array
-        # through its live view (written pages become blocks of new blob files).
-        def memmap_inplace(_: int) -> None:
-            mapped = np.load(np_path, mmap_mode="r+")
-            mapped *= 2
-            mapped.flush()
-            del mapped
 
-        def array_inplace(_: int) -> None:
-            array[:] *= 2
+ZEO_SERVER = """
+import sys, time
+from ZEO.StorageServer import StorageServer
+from ZODB.FileStorage import FileStorage
+socket, data, blobs = sys.argv[1:4]
+server = StorageServer(socket, {"1": FileStorage(data, blob_dir=blobs)})
+server.start_thread(daemon=True)
+print("ready", flush=True)
+sys.stdin.read()  # until the benchmark closes our stdin
+server.close(join_timeout=5)
+"""
+
+
+def bench_served(args: argparse.Namespace, work: str, values: np.ndarray) -> dict:
+    """Reads and in-place work with the database served as ``wendelin run`` serves it: a
+    ZEO server process on a Unix socket over the FileStorage, this process a client
+    reading the blob directory in place (``shared-blob-dir``)."""
+    import subprocess
+    import sys
+
+    from ZEO.ClientStorage import ClientStorage
+
+    served = f"{work}/served"
+    os.makedirs(f"{served}/blobs")
+    socket = f"{served}/zeo.sock"
+    server = subprocess.Popen(
+        [sys.executable, "-c", ZEO_SERVER, socket, f"{served}/Data.fs", f"{served}/blobs"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    result: dict = {}
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        storage = ClientStorage(socket, blob_dir=f"{served}/blobs", shared_blob_dir=True,
+                                server_sync=True, wait_timeout=60)
+        db = ZODB.DB(storage)
+        connection = db.open()
+        try:
+            root = connection.root()
+            np_path = f"{work}/a0.npy"  # the local figures' file: the same data
+            if not os.path.exists(np_path):
+                np.save(np_path, values)
+            array = root["array0"] = ZBigArray(values.shape, values.dtype)
+            array[:] = np.load(np_path, mmap_mode="r")
             transaction.commit()
-
-        ratio, base, ours = compare(memmap_inplace, array_inplace, args.repeat, warm)
-        result["inplace_ratio"] = ratio
-        result["inplace_mib_s"] = round(args.mib / ours, 1)
-        result["memmap_inplace_mib_s"] = round(args.mib / base, 1)
-        factor = 2.0 ** args.repeat
-        assert float(array[:].sum()) == float(np.load(np_path, mmap_mode="r").sum())
-        assert abs(float(array[:].sum()) - factor * expected) < 1e-6 * abs(factor * expected)
-
-        budget = nbytes // 4
-        connection.cacheMinimize()
-        drop_cache_hint(work)
-        with memory_budget(budget), PeakRss() as peak:
-            total = float(root["array0"][:].sum())
-        assert abs(total - factor * expected) < 1e-6 * abs(factor * expected)
-        result["memory_budget"] = budget
-        result["reduce_peak_rss_anon_over_baseline"] = peak.over_baseline
-        result["reduce_peak_under_budget"] = peak.over_baseline < budget
+            result.update(reduce_figures(array, np_path, work, args, "zeo_"))
+            warm = 0 if args.cold else 2 * values.nbytes
+            result.update(inplace_figures(array, np_path, args, warm, "zeo_"))
+        finally:
+            transaction.abort()
+            connection.close()
+            db.close()
     finally:
-        transaction.abort()
-        connection.close()
-        db.close()
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(timeout=30)
     return result
 
 
@@ -289,6 +430,10 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true", help="do not warm memory before writes")
     parser.add_argument("--big", action="store_true", help="one-transaction big write instead")
     parser.add_argument("--gib", type=float, default=4, help="size of the --big array")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help=f"comma-separated figures to measure, of {','.join(PARTS)}")
+    parser.add_argument("--no-cow", action="store_true",
+                        help="skip the copy-on-write in-place figure (np.multiply out=)")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="wendelin-bench-", dir=args.dir)
     try:
