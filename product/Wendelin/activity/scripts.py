@@ -12,6 +12,7 @@ import numpy as np
 from AccessControl import Unauthorized
 from AccessControl.SecurityManagement import getSecurityManager
 
+from ..document.base import find_by_reference
 from ..errors import InvalidInputError
 from ..ingestion.supply import add_ingestion_policy
 from ..permissions import AddPortalContent, ModifyPortalContent, require_permission
@@ -44,7 +45,7 @@ def copy_csv_to_data_array(data_stream: Any, chunk_list: list, start: int, end: 
     of that reference (made if missing); returns how many numbers."""
     portal = data_stream.getPortalObject()
     reference = data_array_reference or f"{data_stream.getReference() or data_stream.getId()}"
-    document = portal.portal_catalog.getResultValue(portal_type="Data Array", reference=reference)
+    document = find_by_reference(portal, reference, "Data Array")
     if document is None:
         document = portal.data_array_module.newContent(portal_type="Data Array",
                                                        reference=reference)

@@ -45,6 +45,41 @@ def activate(obj: Any, **options: Any) -> Any:
     return tool.activateObject(obj, **options)
 
 
+def find_by_reference(
+    context: Any, reference: str, portal_type: str | None = None, *, unrestricted: bool = False,
+) -> Any | None:
+    """The document with this reference: the one rule every lookup by reference follows.
+
+    References are meant to be unique per portal type, but nothing forbids two
+    documents sharing one; then the **oldest** (first created, then lowest id) wins, so
+    a later duplicate never takes over the pipelines, notebooks and ingestions that name
+    the first. Only documents the user may View are found, unless ``unrestricted``
+    (system work that checks its own permission first). None when there is none.
+    """
+    catalog = aq_get(context, "portal_catalog", None, 1)
+    if catalog is None or not isinstance(reference, str) or not reference:
+        return None
+    query: dict[str, Any] = {"reference": reference, "sort_on": "creation_date"}
+    if portal_type is not None:
+        query["portal_type"] = portal_type
+    search = catalog.unrestrictedSearchResults if unrestricted else catalog.searchResults
+    brains = list(search(**query))
+    if not brains:
+        return None
+    first = min(brains, key=_age)
+    return first._unrestrictedGetObject() if unrestricted else first.getObject()
+
+
+def _age(brain: Any) -> tuple[float, int, str]:
+    """Sort key, oldest first: creation date, then the id (``"9"`` before ``"10"``)."""
+    try:
+        created = float(getattr(brain, "creation_date", 0.0))  # DateTime or a number
+    except (TypeError, ValueError):
+        created = 0.0
+    ident = str(getattr(brain, "id", "") or "")
+    return created, len(ident), ident
+
+
 class ToolsByAcquisition:
     """Find ``portal_catalog`` and ``portal_types`` by acquisition.
 

@@ -30,7 +30,7 @@ from ZPublisher import zpublish
 from ..errors import InvalidInputError, QuotaExceededError, WendelinError
 from ..inputs import load_json
 from ..permissions import ModifyPortalContent, View
-from .base import DocumentMixin, WendelinDocument
+from .base import DocumentMixin, WendelinDocument, find_by_reference
 from .scripts import skin_script
 
 SCRIPT_ID = re.compile(r"^[A-Z][A-Za-z0-9]*_[a-z][A-Za-z0-9]*$")
@@ -177,12 +177,7 @@ class DataOperation(WendelinDocument):
             except (KeyError, AttributeError, LookupError, TypeError, ValueError, Unauthorized):
                 raise InvalidInputError(f"no document you may use at {text[:200]!r}") from None
         else:
-            query: dict[str, Any] = {
-                "reference": text, "sort_on": "creation_date", "sort_order": "descending"
-            }
-            if self.input_portal_type:
-                query["portal_type"] = self.input_portal_type
-            document = portal.portal_catalog.getResultValue(**query)
+            document = find_by_reference(portal, text, self.input_portal_type or None)
             if document is None:
                 raise InvalidInputError(f"no document with reference {text[:200]!r}")
         self._check_input(document)

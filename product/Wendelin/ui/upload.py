@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..analysis.documents import storage_directory
+from ..document.base import find_by_reference
 from ..document.http import copy_blocks
 from ..inputs import check_free_disk
 from ..uploads_wsgi import spooled_for
@@ -85,8 +86,8 @@ def upload_size(upload: Any) -> int:
 
 
 def find_stream(module: Any, reference: str):
-    """The Data Stream with ``reference`` (as the catalog sees it), or None."""
-    return module.portal_catalog.getResultValue(portal_type="Data Stream", reference=reference)
+    """The Data Stream with ``reference`` (the one rule: ``document.base.find_by_reference``)."""
+    return find_by_reference(module, reference, "Data Stream")
 
 
 def store_upload(
