@@ -3,9 +3,10 @@
 import datetime as dt
 
 import numpy as np
+from Products.Wendelin.analysis.decimate import minmax_columns
 from Products.Wendelin.humanize import human_date, human_duration, human_size
 from Products.Wendelin.site.users import safe_came_from
-from Products.Wendelin.ui.audio import minmax_columns, sniff_content_type
+from Products.Wendelin.ui.audio import sniff_content_type
 from Products.Wendelin.ui.listing import ListingParams, text_query
 from Products.Wendelin.ui.notebook import bundle_html, jupyter_url, output_html, sanitize_html
 from Products.Wendelin.ui.upload import file_name

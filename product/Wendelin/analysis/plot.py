@@ -15,38 +15,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..errors import InvalidInputError
-from .blocks import rows_for
+from .decimate import minmax_decimate
 
 DEFAULT_BINS = 2000
 KINDS = ("line", "spectrum", "spectrogram")
-
-
-def minmax_decimate(array: Any, bins: int = DEFAULT_BINS) -> tuple[np.ndarray, ...]:
-    """``(positions, minima, maxima)`` of a 1-D array cut into at most ``bins`` runs."""
-    n = len(array)
-    if n == 0:
-        empty = np.zeros(0)
-        return empty, empty, empty
-    bins = min(bins, n)
-    edges = np.linspace(0, n, bins + 1).astype(np.int64)
-    minima = np.empty(bins)
-    maxima = np.empty(bins)
-    step = rows_for(8 * 4)
-    view = array[:]
-    run_start = 0
-    while run_start < bins:  # whole bins per block of samples
-        run_stop = int(np.searchsorted(edges, edges[run_start] + step, side="right")) - 1
-        run_stop = min(max(run_stop, run_start + 1), bins)
-        lo, hi = edges[run_start], edges[run_stop]
-        values = np.asarray(view[lo:hi])
-        if np.iscomplexobj(values):
-            values = np.abs(values)
-        starts = edges[run_start:run_stop] - lo
-        minima[run_start:run_stop] = np.minimum.reduceat(values, starts)
-        maxima[run_start:run_stop] = np.maximum.reduceat(values, starts)
-        run_start = run_stop
-    positions = (edges[:-1] + edges[1:] - 1) / 2.0
-    return positions, minima, maxima
 
 
 def _pool_2d(array: Any, max_rows: int, max_cols: int) -> np.ndarray:

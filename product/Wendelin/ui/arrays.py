@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis.decimate import minmax_columns
 from ..humanize import human_size
-from .audio import minmax_columns
 
 #: Rows read per block while decimating.
 BLOCK_ROWS = 1 << 18

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..analysis.audio import AudioFormatError, AudioInfo, decoding
+from ..analysis.decimate import minmax_columns
 from ..analysis.documents import audio_info as read_stream_info
 
 #: Frames decoded per block when computing a waveform.
@@ -63,32 +64,6 @@ def audio_info(stream: Any) -> AudioInfo:
     if info.sample_rate <= 0 or info.channels <= 0:
         raise AudioError("the header announces no samples")
     return info
-
-
-def minmax_columns(blocks, total: int, width: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per pixel column, the min and max of ``total`` frames arriving as 2-D blocks.
-
-    Frame ``f`` belongs to column ``f * width // total``; columns without frames
-    hold NaN. Only one block is in memory at a time.
-    """
-    lows = np.full((width, channels), np.inf)
-    highs = np.full((width, channels), -np.inf)
-    position = 0
-    for block in blocks:
-        count = len(block)
-        if count == 0:
-            continue
-        columns = (np.arange(position, position + count, dtype=np.int64) * width) // max(total, 1)
-        columns = np.minimum(columns, width - 1)
-        starts = np.concatenate(([0], np.flatnonzero(np.diff(columns)) + 1))
-        ids = columns[starts]
-        lows[ids] = np.minimum(lows[ids], np.minimum.reduceat(block, starts, axis=0))
-        highs[ids] = np.maximum(highs[ids], np.maximum.reduceat(block, starts, axis=0))
-        position += count
-    empty = ~np.isfinite(lows)
-    lows[empty] = np.nan
-    highs[empty] = np.nan
-    return lows, highs
 
 
 def waveform_envelope(stream: Any, width: int) -> tuple[AudioInfo, np.ndarray, np.ndarray]:
