@@ -185,24 +185,11 @@ def cells_from_ipynb(notebook: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def cells_from_lines(notebook: Any) -> list[dict[str, Any]]:
-    """Cells of a Data Notebook stored as Data Notebook Lines, in id order."""
-    lines = notebook.objectValues()
-    lines = sorted(lines, key=lambda line: (len(line.getId()), line.getId()))
-    cells = []
-    for number, line in enumerate(lines, 1):
-        result = getattr(line, "notebook_code_result", "") or ""
-        mime = getattr(line, "mime_type", "") or "text/plain"
-        outputs = bundle_html({mime: result}) if result else ""
-        cells.append(
-            {
-                "kind": "code",
-                "source": getattr(line, "notebook_code", "") or "",
-                "source_html": "",
-                "outputs_html": outputs,
-                "count": number,
-            }
-        )
-    return cells
+    """Cells of a Data Notebook stored as Data Notebook Lines: the same ``.ipynb`` that
+    Jupyter opens (:func:`~..document.ipynb.notebook_from_lines`), rendered as above."""
+    from ..document.ipynb import notebook_from_lines
+
+    return cells_from_ipynb(notebook_from_lines(notebook))
 
 
 def notebook_cells(notebook: Any) -> list[dict[str, Any]]:
