@@ -33,7 +33,7 @@ from string import Template
 from typing import TYPE_CHECKING, Any, cast
 
 from .errors import ConfigurationError
-from .processes import BANNER_END, CLUSTER_READY, READY, ProcessOutput
+from .processes import CLUSTER_READY, READY, ProcessOutput, print_banner
 from .settings import Settings, shipped_path
 
 if TYPE_CHECKING:
@@ -402,17 +402,13 @@ def run_cluster(settings: Settings) -> None:
         url = cluster.url = f"http://{settings.host}:{cluster.front_port}/erp5"
         cluster.write_status()
         jupyter_line = cluster.start_jupyter(url, password)
-        stored = "" if settings.admin_password else f"  (stored in {settings.password_file})"
-        print(f"{CLUSTER_READY}{url}", flush=True)
-        print(f"  user:     {settings.admin_user}", flush=True)
-        print(f"  password: {password}{stored}", flush=True)
-        print(f"  zeo:      {cluster.zeo_address}", flush=True)
-        for worker in cluster.workers:
-            print(f"  worker {worker.number}: pid {worker.process.pid} at {worker.url}", flush=True)
-        print(f"  status:   {cluster.status_file} (workers that exit are restarted)", flush=True)
-        if jupyter_line:
-            print(jupyter_line, flush=True)
-        print(BANNER_END, flush=True)
+        print_banner(CLUSTER_READY, url, settings, password, [
+            f"  zeo:      {cluster.zeo_address}",
+            *(f"  worker {worker.number}: pid {worker.process.pid} at {worker.url}"
+              for worker in cluster.workers),
+            f"  status:   {cluster.status_file} (workers that exit are restarted)",
+            *([jupyter_line] if jupyter_line else []),
+        ])
         while True:
             time.sleep(1)
             cluster.supervise()

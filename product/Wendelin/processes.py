@@ -10,13 +10,24 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 #: What ``wendelin run`` and ``wendelin cluster`` print, followed by the URL, once they serve.
 READY = "Wendelin is ready at "
 CLUSTER_READY = "Wendelin cluster is ready at "
 #: The last line of their banners.
 BANNER_END = "Press Ctrl-C to stop."
+
+
+def print_banner(ready: str, url: str, settings: Any, password: str,
+                 details: Sequence[str] = ()) -> None:
+    """The start-up banner of ``wendelin run`` and ``wendelin cluster``: the ready line and
+    URL, the credentials (where a generated password is stored), ``details``, the end."""
+    stored = "" if settings.admin_password else f"  (stored in {settings.password_file})"
+    lines = [f"{ready}{url}", f"  user:     {settings.admin_user}",
+             f"  password: {password}{stored}", *details, BANNER_END]
+    print("\n".join(lines), flush=True)
 
 
 class ProcessOutput:

@@ -21,7 +21,7 @@ from typing import Any
 
 from ZODB.POSException import ConflictError
 
-from .processes import BANNER_END, READY
+from .processes import READY, print_banner
 from .settings import Settings, shipped_path
 
 logger = logging.getLogger("Wendelin.server")
@@ -239,7 +239,6 @@ def serve(settings: Settings) -> None:
         _dispatcher=cells.dispatcher(settings.threads) if cells is not None else None,
     )
     url = f"http://{settings.host}:{server.effective_port}/erp5"
-    stored = "" if settings.admin_password else f"  (stored in {settings.password_file})"
     jupyter, jupyter_line = None, ""
     if settings.jupyter:  # Jupyter as a child process, with the ERP5 kernel pointing here
         from erp5_kernel.launcher import start_for_site
@@ -247,12 +246,7 @@ def serve(settings: Settings) -> None:
         jupyter, jupyter_line = start_for_site(
             url, settings.admin_user, password, settings.var, settings.jupyter_port
         )
-    print(f"{READY}{url}", flush=True)
-    print(f"  user:     {settings.admin_user}", flush=True)
-    print(f"  password: {password}{stored}", flush=True)
-    if jupyter_line:
-        print(jupyter_line, flush=True)
-    print(BANNER_END, flush=True)
+    print_banner(READY, url, settings, password, [jupyter_line] if jupyter_line else [])
     signal.signal(signal.SIGTERM, _stop)
     try:
         server.run()
