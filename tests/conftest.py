@@ -7,7 +7,54 @@ the administrator, and whatever it did not commit is aborted afterwards.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
+
+TESTS = Path(__file__).resolve().parent
+#: ``make test`` runs ``pytest -n 2 --dist loadgroup``: each group runs in one worker, so a
+#: folder's session servers start once. Groups run longest first (seconds, serial, measured)
+#: so that the two workers end together; a folder not listed is one group of its own.
+GROUP_SECONDS = {
+    "security": 160, "functional": 150, "cluster": 130, "pipelines": 90, "kernel": 80,
+    "isolation": 60, "bigdata": 60, "analysis": 50, "buildout": 50, "browser": 40,
+    "unit": 40, "jupyter": 30, "packaging": 25, "ingestion": 5,
+}
+
+
+def _group(item: Any) -> str:
+    parts = Path(str(item.path)).resolve().relative_to(TESTS).parts
+    return parts[0] if len(parts) > 1 else "root"
+
+
+def pytest_collection_modifyitems(config: Any, items: list) -> None:
+    """Mark each test with its folder's xdist group; order the groups longest first."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    items.sort(key=lambda item: -GROUP_SECONDS.get(_group(item), 0))  # stable within a group
+
+
+_WORKER_TALLIES: list[dict] = []
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """An xdist worker ended: keep the adversarial suite's counters it sent."""
+    tally = getattr(node, "workeroutput", {}).get("security_tally")
+    if tally:
+        _WORKER_TALLIES.append(tally)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """With xdist, print the adversarial suite's counters summed over the workers."""
+    if not _WORKER_TALLIES:
+        return
+    from security_tally import Tally, print_tally
+
+    total = Tally()
+    for tally in _WORKER_TALLIES:
+        total.add(tally)
+    print_tally(terminalreporter, total)
 
 ADMIN = "zope"
 ADMIN_PASSWORD = "admin-secret"

@@ -12,13 +12,13 @@ import importlib.util
 import json
 import re
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 import requests
+from security_tally import Tally, print_tally
 
 
 def _functional_conftest():
@@ -68,41 +68,20 @@ def user_password(role: str) -> str:
 
 
 # -- counters -----------------------------------------------------------------------------
-@dataclass
-class Tally:
-    """What the adversarial suite tried and what got through (printed at session end)."""
-
-    tries: int = 0
-    leaks: int = 0
-    forged_accepted: int = 0
-    errors_500: int = 0
-    partial_writes: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    def note(self, kind: str, text: str) -> None:
-        """Count one finding of ``kind`` and keep its description."""
-        setattr(self, kind, getattr(self, kind) + 1)
-        if len(self.notes) < 400:
-            self.notes.append(f"{kind}: {text}")
-
-    def line(self) -> str:
-        return (
-            f"security suite: tries={self.tries} leaks={self.leaks} "
-            f"forged_accepted={self.forged_accepted} 500s={self.errors_500} "
-            f"partial_writes={self.partial_writes}"
-        )
-
-
 TALLY = Tally()
 
 
+def pytest_sessionfinish(session: Any) -> None:
+    """In an xdist worker, hand the counters to the controller (tests/conftest.py adds them)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None and TALLY.tries:
+        workeroutput["security_tally"] = {**vars(TALLY), "notes": TALLY.notes}
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print the suite's counters so the figures can be quoted."""
+    """Print the suite's counters so the figures can be quoted (one process runs)."""
     if TALLY.tries:
-        terminalreporter.write_sep("-", "adversarial suite figures")
-        terminalreporter.write_line(TALLY.line())
-        for note in TALLY.notes[:60]:
-            terminalreporter.write_line("  " + note)
+        print_tally(terminalreporter, TALLY)
 
 
 # -- the site -------------------------------------------------------------------------------
