@@ -309,7 +309,7 @@ def _worker(fd: int, limits: Limits) -> None:
             break
         _kind, job = message
         reply, retire = run_job(connection, job, limits, interrupts, channel, lock)
-        body = json.dumps(reply).encode()  # the answer's body: the server passes it on
+        body = encode_reply(reply)  # the answer's body: the server passes it on
         with lock:
             send(channel, ("done", body, retire))
         if retire:
@@ -317,6 +317,21 @@ def _worker(fd: int, limits: Limits) -> None:
     connection.close()
     db.close()
     os._exit(0)
+
+
+def encode_reply(reply: dict[str, Any]) -> bytes:
+    """ERP5's JSON reply as the answer's body; an output JSON cannot carry (a display's
+    ``application/json`` holding a set...) gives an error reply, not a dead process."""
+    try:
+        return json.dumps(reply).encode()
+    except (TypeError, ValueError) as error:
+        from .protocol import empty_reply
+
+        fallback = empty_reply()
+        evalue = f"the cell ran (its changes are kept) but its output is not JSON: {error}"
+        fallback.update(status="error", ename="OutputEncodingError", evalue=evalue,
+                        traceback=[f"OutputEncodingError: {evalue}"])
+        return json.dumps(fallback).encode()
 
 
 def _request(app: Any, job: CellJob) -> Any:
