@@ -24,16 +24,14 @@ import io
 import itertools
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from OFS.ObjectManager import ObjectManager
-from zExceptions import NotFound
 from ZPublisher import zpublish
-from ZPublisher.HTTPRequest import record
 
 from ..bigdata import ZBigArray
 from ..bigdata.bigarray import _readonly, check_dtype
@@ -42,14 +40,14 @@ from ..bigdata.budget import check_copy, get_memory_budget
 from ..bigdata.errors import BigArrayError
 from ..bigdata.mapping import map_range
 from ..errors import InvalidInputError
-from ..inputs import as_int
 from ..permissions import ModifyPortalContent, View
-from .base import DocumentMixin, WendelinDocument
+from .base import DocumentMixin, WendelinDocument, http_answer
 from .container import ContentContainerMixin
-from .http import ranged_answer
 
 #: Bytes per block of a streamed answer: a few MiB, and well within the memory budget.
 STREAM_BLOCK = 4 * 1024 * 1024
+#: A response body as a function of the byte range ``[start, end)`` it must give.
+Body = Callable[[int, int], Iterator[bytes]]
 #: Field names of structured arrays (``setArrayDtypeNames``, Data Array Line names).
 MAX_NAME = 100
 MAX_FIELDS = 1000
@@ -309,97 +307,12 @@ class ArrayDocumentMixin:
         )
         return header.getvalue()
 
-    def _renderPage(self) -> Any:
-        """The document's page, as its portal type's ``view`` alias names it."""
-        fti = self.getTypeInfo()
-        method = fti.queryMethodID("view", default=None) if fti is not None else None
-        return getattr(self, method or "Base_view")()
+    security.declarePrivate("npyBody", "selectionBody")  # for the HTTP handler
 
-    def _requestedSelection(self, request: Any, shape: tuple[int, ...]
-                            ) -> tuple[tuple | None, tuple[str, ...] | str | None]:
-        """The basic key of ``slice_index`` records (one per axis) and the ``list_index``
-        fields of a request, validated (InvalidInputError names the bad parameter)."""
-        form = request.form
-        key: tuple | None = None
-        raw = form.get("slice_index")
-        if raw is not None:
-            records = [raw] if isinstance(raw, record) else raw
-            if not isinstance(records, list) or not all(isinstance(r, record) for r in records):
-                raise InvalidInputError(
-                    "slice_index must be records: slice_index.start:records:int=0&"
-                    "slice_index.stop:records:int=10"
-                )
-            if len(records) > len(shape):
-                raise InvalidInputError(f"slice_index has {len(records)} records, the array "
-                                        f"{len(shape)} axes")
-            slices = []
-            for axis, entry in enumerate(records):
-                values = dict(vars(entry))
-                unknown = sorted(set(values) - {"start", "stop", "step"})
-                if unknown:
-                    raise InvalidInputError(f"slice_index has no {unknown[0][:40]!r} (use "
-                                            "start, stop and step)")
-                bounds = [None if values.get(name) in (None, "") else
-                          as_int(f"slice_index.{name} (axis {axis})", values[name],
-                                 -(2**63), 2**63 - 1)
-                          for name in ("start", "stop", "step")]
-                if bounds[2] == 0:
-                    raise InvalidInputError(f"slice_index.step (axis {axis}) must not be 0")
-                slices.append(slice(*bounds))
-            key = tuple(slices)
-        fields = form.get("list_index")
-        if fields is not None:
-            if isinstance(fields, str):
-                fields = (fields,)
-            if not isinstance(fields, list) and not isinstance(fields, tuple):
-                raise InvalidInputError("list_index must be field names: list_index:list=x")
-            fields = check_names(list(fields), "list_index")
-        return key, fields
-
-    def _stream(self, REQUEST: Any, RESPONSE: Any, length: int,
-                body: Any, name: str) -> Any:
-        """Headers of a raw-bytes answer of ``length`` bytes, then ``body(start, end)``'s
-        chunks for the whole or the requested single ``Range``."""
-        return ranged_answer(REQUEST, RESPONSE, length, body, "application/octet-stream", name,
-                             attachment=True)
-
-    @security.protected(View)
-    def index_html(self, REQUEST, RESPONSE):
-        """The page for browsers, a slice's raw bytes, or the ``.npy`` (module docstring)."""
-        form = REQUEST.form
-        RESPONSE.setHeader("Vary", "Accept")
-        fmt = form.get("format")
-        if fmt is not None and fmt not in ("npy", "raw"):
-            raise InvalidInputError(f"format must be 'npy' or 'raw', got {str(fmt)[:40]!r}")
-        sliced = "slice_index" in form or "list_index" in form
-        if (fmt is None and not sliced and REQUEST.get("REQUEST_METHOD") == "GET"
-                and "text/html" in (REQUEST.get_header("Accept") or "")
-                and not REQUEST.get_header("Range")):
-            return self._renderPage()
-        array = self.getArray()
-        if array is None:
-            raise NotFound(f"{self.getPortalType()} {self.getId()!r} has no array yet")
-        name = self.getReference() or self.getId()
-        shape, dtype = tuple(array.shape), array.dtype
-        if sliced or fmt == "raw":
-            key, fields = self._requestedSelection(REQUEST, shape)
-            shape, dtype = check_selection(shape, dtype, key, fields)
-            dtype = packed(dtype)
-            RESPONSE.setHeader("X-Array-Dtype", dtype_header(dtype))
-            RESPONSE.setHeader("X-Array-Shape", ",".join(str(n) for n in shape))
-            length = math.prod(shape) * dtype.itemsize
-
-            def body(start: int, end: int) -> Iterator[bytes]:
-                return iter_bytes(np.asarray(select(self._snapshot(), key, fields)),
-                                  start, end, dtype)
-
-            return self._stream(REQUEST, RESPONSE, length, body, name + ".bin")
-        RESPONSE.setHeader("X-Array-Dtype", dtype_header(dtype))
-        RESPONSE.setHeader("X-Array-Shape", ",".join(str(n) for n in shape))
-        return self._streamNpy(REQUEST, RESPONSE, array, name + ".npy")
-
-    def _streamNpy(self, REQUEST: Any, RESPONSE: Any, array: Any, name: str) -> Any:
-        """The ``.npy`` of ``array`` in C order, block by block."""
+    def npyBody(self) -> tuple[int, Body]:
+        """The ``.npy`` of the array in C order: its length, and a function giving the
+        bytes ``[start, end)`` block by block (read after the transaction ended)."""
+        array = self._require()
         shape, dtype = tuple(array.shape), array.dtype
         head = self._npyHeader(shape, dtype, False)
         size = math.prod(shape) * dtype.itemsize
@@ -409,12 +322,33 @@ class ArrayDocumentMixin:
                               end - len(head))
             return itertools.chain([head[start:end]] if start < len(head) else [], data)
 
-        return self._stream(REQUEST, RESPONSE, len(head) + size, body, name)
+        return len(head) + size, body
+
+    def selectionBody(self, key: tuple | None, fields: Any
+                      ) -> tuple[tuple[int, ...], np.dtype, int, Body]:
+        """The packed raw bytes of ``A[key][fields]``: shape, dtype, length and a body
+        function as for :meth:`npyBody` (InvalidInputError for a bad selection)."""
+        array = self._require()
+        shape, dtype = check_selection(tuple(array.shape), array.dtype, key, fields)
+        dtype = packed(dtype)
+        length = math.prod(shape) * dtype.itemsize
+
+        def body(start: int, end: int) -> Iterator[bytes]:
+            return iter_bytes(np.asarray(select(self._snapshot(), key, fields)), start, end,
+                              dtype)
+
+        return shape, dtype, length, body
+
+    @security.protected(View)
+    def index_html(self, REQUEST, RESPONSE):
+        """The page for browsers, a slice's raw bytes, or the ``.npy`` (module docstring;
+        the HTTP handler is the edge's, ``http/arrays.py``)."""
+        return http_answer(self, REQUEST)
 
     @security.protected(View)
     def HEAD(self, REQUEST, RESPONSE):
         """The length and type of what GET answers, without the bytes."""
-        return self.index_html(REQUEST, RESPONSE)
+        return http_answer(self, REQUEST)
 
 
 InitializeClass(ArrayDocumentMixin)
@@ -546,10 +480,13 @@ class DataArray(ArrayDocumentMixin, ContentContainerMixin, ObjectManager, Wendel
         buffer = map_range(array._file, 0, array.nbytes)
         return np.frombuffer(buffer, dtype=array.dtype).reshape(array.shape, order=array.order)
 
-    def _streamNpy(self, REQUEST: Any, RESPONSE: Any, array: Any, name: str) -> Any:
+    security.declarePrivate("npyBody")
+
+    def npyBody(self) -> tuple[int, Body]:
         """A stored array's ``.npy`` straight from its blob files (storage order)."""
+        array = self._require()
         if not isinstance(array, ZBigArray):
-            return super()._streamNpy(REQUEST, RESPONSE, array, name)
+            return super().npyBody()
         flush_views(array)  # view writes earlier in this request are in the stored blocks
         head = self._npyHeader(array.shape, array.dtype, array.order == "F")
         segments = array._file.segments
@@ -560,7 +497,7 @@ class DataArray(ArrayDocumentMixin, ContentContainerMixin, ObjectManager, Wendel
                 else iter(())
             return itertools.chain([head[start:end]] if start < len(head) else [], data)
 
-        return self._stream(REQUEST, RESPONSE, len(head) + array.nbytes, body, name)
+        return len(head) + array.nbytes, body
 
 
 InitializeClass(DataArray)

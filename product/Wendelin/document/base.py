@@ -27,6 +27,19 @@ def relative_url(ob: Any) -> str:
     return "/".join(ob.getPhysicalPath()[prefix:])
 
 
+def http_answer(document: Any, request: Any) -> Any:
+    """What GET or HEAD of ``document``'s URL answers: the edge's registered handler.
+
+    Documents know no HTTP: Range, statuses and headers are the handler's
+    (:class:`~..interfaces.IHTTPAnswer`, registered in ``http/configure.zcml``).
+    """
+    from zope.component import getMultiAdapter
+
+    from ..interfaces import IHTTPAnswer
+
+    return getMultiAdapter((aq_inner(document), request), IHTTPAnswer)()
+
+
 #: The id of the portal's activity queue (the activity service installs it).
 ACTIVITY_TOOL_ID = "portal_activities"
 

@@ -6,14 +6,13 @@ import io
 
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
-from zExceptions import NotFound
 from ZODB.blob import Blob
 from ZPublisher import zpublish
 
 from ..errors import WendelinError
 from ..permissions import ModifyPortalContent, View
-from .base import WendelinDocument
-from .http import check_content_type, serve_inert
+from .base import WendelinDocument, http_answer
+from .http import check_content_type
 
 FORMAT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 
@@ -91,20 +90,19 @@ class Image(WendelinDocument):
         return self.content_type
 
     @security.protected(View)
+    def hasData(self) -> bool:
+        """Whether a picture was stored."""
+        return self._data is not None
+
+    @security.protected(View)
     def index_html(self, REQUEST, RESPONSE):
-        """The picture with its content type, inert (404 while it has no bytes)."""
-        if self._data is None:
-            raise NotFound(f"Image {self.getId()!r} has no picture yet")
-        serve_inert(RESPONSE, self.content_type, self.getReference() or self.getId())
-        RESPONSE.setHeader("Content-Length", str(self._size))
-        if REQUEST.get("REQUEST_METHOD") == "HEAD":
-            return b""
-        return self.getData()
+        """The picture with its content type, inert (the edge's handler, ``http/images.py``)."""
+        return http_answer(self, REQUEST)
 
     @security.protected(View)
     def HEAD(self, REQUEST, RESPONSE):
         """The picture's size and type, without the bytes."""
-        return self.index_html(REQUEST, RESPONSE)
+        return http_answer(self, REQUEST)
 
 
 InitializeClass(Image)
