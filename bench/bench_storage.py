@@ -221,6 +221,7 @@ def bench(args: argparse.Namespace, work: str) -> dict:
             result.update(write_figures(root, work, values, args, warm))
         else:
             make_data(root, work, values)
+        del values  # 2x the data in RAM otherwise (the page cache needs it at 2 GiB)
         array = root["array0"]
         assert abs(float(array[:].sum()) - expected) < 1e-6 * abs(expected)
         if "reduce" in parts:
@@ -243,7 +244,7 @@ def bench(args: argparse.Namespace, work: str) -> dict:
         connection.close()
         db.close()
     if "zeo" in parts:
-        result.update(bench_served(args, work, values))
+        result.update(bench_served(args, work))
     return result
 
 
@@ -339,7 +340,7 @@ server.close(join_timeout=5)
 """
 
 
-def bench_served(args: argparse.Namespace, work: str, values: np.ndarray) -> dict:
+def bench_served(args: argparse.Namespace, work: str) -> dict:
     """Reads and in-place work with the database served as ``wendelin run`` serves it: a
     ZEO server process on a Unix socket over the FileStorage, this process a client
     reading the blob directory in place (``shared-blob-dir``)."""
@@ -365,13 +366,13 @@ def bench_served(args: argparse.Namespace, work: str, values: np.ndarray) -> dic
         try:
             root = connection.root()
             np_path = f"{work}/a0.npy"  # the local figures' file: the same data
-            if not os.path.exists(np_path):
-                np.save(np_path, values)
+            values = np.load(np_path, mmap_mode="r")
             array = root["array0"] = ZBigArray(values.shape, values.dtype)
-            array[:] = np.load(np_path, mmap_mode="r")
+            array[:] = values
             transaction.commit()
+            del values
             result.update(reduce_figures(array, np_path, work, args, "zeo_"))
-            warm = 0 if args.cold else 2 * values.nbytes
+            warm = 0 if args.cold else 2 * array.nbytes
             result.update(inplace_figures(array, np_path, args, warm, "zeo_"))
         finally:
             transaction.abort()

@@ -199,6 +199,20 @@ def test_augmented_assignment_claims_exactly_its_blocks(root, database, scan_mod
     connection.close()
 
 
+def test_claims_survive_the_interpreters_specialisation(root, monkeypatch):
+    """Run often, the subscript read is specialised (it then reports another offset):
+    every run still claims."""
+    monkeypatch.setattr(live, "CLAIM_MIN", 1)
+    array = committed(root, shape=(8 * BLK,), dtype="i8")
+    region = array._region()
+    for round_ in range(40):
+        seen = {}
+        array[BLK : 7 * BLK] += _probe(region, 1, seen)
+        assert seen["claims"] == [(8, 55)], round_
+    transaction.commit()
+    assert int(array[:].sum()) == 40 * 6 * BLK and array[0] == 0
+
+
 def test_a_claim_whose_assignment_never_came_keeps_unchanged_blocks(root, monkeypatch):
     """The right-hand side raises after the claim: blocks not written keep their blobs;
     one written meanwhile through another view is stored."""
