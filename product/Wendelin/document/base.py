@@ -27,17 +27,18 @@ def relative_url(ob: Any) -> str:
     return "/".join(ob.getPhysicalPath()[prefix:])
 
 
-def http_answer(document: Any, request: Any) -> Any:
-    """What GET or HEAD of ``document``'s URL answers: the edge's registered handler.
+def http_answer(document: Any, request: Any, name: str = "") -> Any:
+    """What a request to ``document``'s URL (or to its published method ``name``) answers:
+    the edge's registered handler.
 
-    Documents know no HTTP: Range, statuses and headers are the handler's
+    Documents know no HTTP: bodies, Range, statuses and headers are the handler's
     (:class:`~..interfaces.IHTTPAnswer`, registered in ``http/configure.zcml``).
     """
     from zope.component import getMultiAdapter
 
     from ..interfaces import IHTTPAnswer
 
-    return getMultiAdapter((aq_inner(document), request), IHTTPAnswer)()
+    return getMultiAdapter((aq_inner(document), request), IHTTPAnswer, name=name)()
 
 
 #: The id of the portal's activity queue (the activity service installs it).
