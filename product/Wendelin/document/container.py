@@ -22,6 +22,7 @@ from zope.component import getUtility
 from zope.component.interfaces import IFactory
 from ZPublisher import zpublish
 
+from ..cmfprivate import set_portal_type
 from ..errors import InvalidInputError, PortalTypeError, StateConflictError
 from ..permissions import AddPortalContent, View
 from .base import http_answer
@@ -120,7 +121,7 @@ class ContentContainerMixin:
             document = factory(check_id(id) if id is not None else "temp")
             if not hasattr(type(document), "_temp_object"):
                 raise PortalTypeError(f"{portal_type!r} has no temporary documents")
-            document._setPortalTypeName(portal_type)
+            set_portal_type(document, portal_type)
             document._temp_object = True
             document._setProperties(properties)
             return document.__of__(self)
@@ -135,7 +136,7 @@ class ContentContainerMixin:
             except BadRequest as error:
                 raise InvalidInputError(f"id {id!r} is not allowed: {error}") from None
         document = factory(id)
-        document._setPortalTypeName(portal_type)
+        set_portal_type(document, portal_type)
         document._setProperties(properties)
         self._setObject(id, document)
         return self._getOb(id)

@@ -13,153 +13,26 @@ from AccessControl.class_init import InitializeClass
 from AccessControl.Permissions import manage_zcatalog_entries
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from AccessControl.SecurityManagement import getSecurityManager
-from BTrees.IIBTree import IIBTree
-from BTrees.OOBTree import OOBTree
 from Products.CMFCore.CatalogTool import CatalogTool
 from Products.CMFCore.indexing import processQueue
 from Products.ZCatalog.ZCatalog import ZCatalog
-from Products.ZCTextIndex.OkapiIndex import OkapiIndex
 from ZTUtils.Lazy import LazyCat, LazyMap
 
+from .. import cmfprivate
+
+# Persistent classes pickled under this module before they moved to cmfprivate.py:
+from ..cmfprivate import (  # noqa: F401
+    ConcurrentOkapiIndex,
+    OneDocument,
+    TimeOOBTree,
+    tune_for_concurrency,
+)
 from ..errors import CatalogQueryError
 from ..permissions import View
 from . import sortorder
 
 #: Query keys that steer a search rather than name an index.
 QUERY_OPTIONS = frozenset({"sort_on", "sort_order", "sort_limit", "limit", "b_start", "b_size"})
-
-
-class OneDocument:
-    """A word's only document and its frequency, kept in ``_wordinfo`` where Okapi keeps a
-    dict. Unlike a dict it compares, which BTrees' conflict resolution needs: a bucket
-    holding any dict cannot be merged, whichever of its keys two transactions changed."""
-
-    __slots__ = ("docid", "weight")
-
-    def __init__(self, docid: int, weight: int) -> None:
-        self.docid = docid
-        self.weight = weight
-
-    def __getstate__(self) -> tuple[int, int]:
-        return self.docid, self.weight
-
-    def __setstate__(self, state: tuple[int, int]) -> None:
-        self.docid, self.weight = state
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, OneDocument) and self.__getstate__() == other.__getstate__()
-
-    def __lt__(self, other: object) -> bool:  # never raises: merges compare any two values
-        return isinstance(other, OneDocument) and self.__getstate__() < other.__getstate__()
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __len__(self) -> int:
-        return 1
-
-    def __contains__(self, docid: int) -> bool:
-        return docid == self.docid
-
-    def get(self, docid: int, default: Any = None) -> Any:
-        return self.weight if docid == self.docid else default
-
-    def keys(self) -> list[int]:
-        return [self.docid]
-
-    def items(self) -> list[tuple[int, int]]:
-        return [(self.docid, self.weight)]
-
-    def __repr__(self) -> str:
-        return f"OneDocument({self.docid}, {self.weight})"
-
-
-class ConcurrentOkapiIndex(OkapiIndex):
-    """ZCTextIndex's Okapi BM25 index, laid out so parallel transactions indexing
-    different documents merge instead of conflicting.
-
-    Okapi maps each word to a dict of its documents, kept inside a ``_wordinfo`` bucket
-    until it holds 10 of them, and stores the word again for every document indexed:
-    BTrees cannot merge buckets holding dicts (dicts do not compare), so any two
-    documents whose words share a bucket conflict (a notebook line's number, a common
-    title word). Here a word's only document is a :class:`OneDocument` and the second
-    makes the word's own IIBTree, which concurrent inserts merge into; the bucket is not
-    written again for that word. Search reads both as Okapi's mappings.
-    """
-
-    def _add_wordinfo(self, wid: int, f: int, docid: int) -> None:
-        self._mass_add_wordinfo({wid: f}, docid)
-
-    def _mass_add_wordinfo(self, wid2weight: dict[int, int], docid: int) -> None:
-        wordinfo = self._wordinfo
-        new_words = 0
-        for wid, weight in wid2weight.items():
-            docs = wordinfo.get(wid)
-            if docs is None:
-                wordinfo[wid] = OneDocument(docid, weight)
-                new_words += 1
-            elif docs.get(docid) == weight:
-                continue
-            elif isinstance(docs, OneDocument) and docs.docid == docid:
-                wordinfo[wid] = OneDocument(docid, weight)
-            elif isinstance(docs, (OneDocument, dict)):  # dict: written by Okapi itself
-                tree = IIBTree(docs.items())
-                tree[docid] = weight
-                wordinfo[wid] = tree
-            else:
-                docs[docid] = weight  # its own object: the bucket stays as it is
-        if new_words:
-            self.length.change(new_words)
-
-    def _del_wordinfo(self, wid: int, docid: int) -> None:
-        docs = self._wordinfo[wid]
-        if len(docs) <= 1:
-            del self._wordinfo[wid]
-            self.length.change(-1)
-        elif isinstance(docs, dict):
-            self._wordinfo[wid] = IIBTree((d, w) for d, w in docs.items() if d != docid)
-        else:
-            del docs[docid]
-
-
-class TimeOOBTree(OOBTree):
-    """The value -> documents tree of an index on a time: buckets of 256 keys, not 30.
-
-    New documents' times are the newest, so every creation inserts into the tree's last
-    bucket, and the transaction that splits it conflicts with every other transaction
-    inserting there at the same moment (merging cannot move keys across buckets). With
-    larger buckets that split comes every ~128 inserts instead of every ~15."""
-
-    max_leaf_size = 256
-
-
-#: Field indexes whose values are times (new documents add their largest keys).
-TIME_INDEXES = ("getCreationTime", "getModificationTime")
-
-
-def tune_for_concurrency(catalog: Any) -> list[str]:
-    """Lay out the catalog's indexes so parallel commits merge (idempotent, no reindexing):
-    Okapi text indexes become :class:`ConcurrentOkapiIndex` (the dicts Okapi left in
-    ``_wordinfo`` converted), time indexes get a :class:`TimeOOBTree`. Returns the names
-    of the indexes changed."""
-    changed = []
-    for name, index in catalog._catalog.indexes.items():
-        inner = getattr(index, "index", None)
-        if getattr(index, "_index_factory", None) is OkapiIndex:
-            index._index_factory = ConcurrentOkapiIndex
-        if type(inner) is OkapiIndex:
-            upgraded = ConcurrentOkapiIndex.__new__(ConcurrentOkapiIndex)
-            upgraded.__setstate__(inner.__getstate__())
-            wordinfo = upgraded._wordinfo
-            for wid, docs in list(wordinfo.items()):
-                if isinstance(docs, dict):
-                    wordinfo[wid] = (OneDocument(*next(iter(docs.items()))) if len(docs) == 1
-                                     else IIBTree(docs))
-            index.index = upgraded
-            changed.append(name)
-        if name in TIME_INDEXES and type(getattr(index, "_index", None)) is OOBTree:
-            index._index = TimeOOBTree(index._index)
-            changed.append(name)
-    return changed
 
 
 class WendelinCatalogTool(CatalogTool):
@@ -206,7 +79,7 @@ class WendelinCatalogTool(CatalogTool):
         limit = query.get("sort_limit")
         processQueue()
         user = getSecurityManager().getUser()
-        query["allowedRolesAndUsers"] = self._listAllowedRolesAndUsers(user)
+        query["allowedRolesAndUsers"] = cmfprivate.allowed_roles_and_users(self, user)
         results = self._sortedPage(query)
         if results is None:
             results = ZCatalog.searchResults(self, None, **query)
@@ -226,7 +99,7 @@ class WendelinCatalogTool(CatalogTool):
         sort_order = query.get("sort_order")
         if not isinstance(sort_on, str) or isinstance(sort_order, (list, tuple)):
             return None
-        index = self._catalog.indexes[sort_on]
+        index = cmfprivate.indexes(self)[sort_on]
         if not sortorder.orderable(index):
             return None
         matching = self._matchingRecords(query)
@@ -236,36 +109,21 @@ class WendelinCatalogTool(CatalogTool):
         size = query.get("b_size", query.get("sort_limit"))
         size = None if size is None else int(size)
         reverse = sort_order in ("descending", "reverse")
-        share = len(matching) * sortorder.BUILD_SHARE >= len(self._catalog)
+        share = len(matching) * sortorder.BUILD_SHARE >= cmfprivate.record_count(self)
         order = sortorder.cache.lookup(index, build=share)
         if order is None:
-            return self._catalog.sortResults(
-                matching, index, reverse, None if size is None else start + size,
-                actual_result_count=len(matching), b_start=start, b_size=size,
-            )
+            return cmfprivate.sort_records(self, matching, index, reverse, start, size)
         rids, total = order.page(sortorder.record_ids(matching), start, size, reverse)
-        return LazyMap(self._catalog.__getitem__, rids.tolist(), len(rids),
+        return LazyMap(cmfprivate.record_getter(self), rids.tolist(), len(rids),
                        actual_result_count=total)
 
     def _matchingRecords(self, query: dict[str, Any]) -> Any:
-        """The record ids matching ``query``'s index terms, unsorted (ZCatalog's own
-        query plan, as ``Catalog.search`` runs it before sorting)."""
-        catalog = self._catalog
-        query = catalog.make_query(query)
-        plan = catalog.getCatalogPlan(query)
-        plan.start()
-        matching = None
-        for index_id in plan.plan() or catalog._sorted_search_indexes(query):
-            if index_id in catalog.indexes:
-                matching = catalog._search_index(plan, index_id, query, matching)
-                if not matching:
-                    break
-        plan.stop()
-        return matching
+        """The record ids matching ``query``'s index terms, unsorted."""
+        return cmfprivate.matching_records(self, query)
 
     def _sortIndexCounters(self, names: Any = None) -> dict[str, int]:
         """The change counters of the orderable indexes among ``names`` (all when empty)."""
-        indexes = self._catalog.indexes
+        indexes = cmfprivate.indexes(self)
         return {
             name: indexes[name].getCounter()
             for name in (names or indexes)
@@ -274,7 +132,7 @@ class WendelinCatalogTool(CatalogTool):
 
     def _markChangedSince(self, counters: dict[str, int]) -> None:
         """Mark, for this transaction, the indexes whose counters moved since ``counters``."""
-        indexes = self._catalog.indexes
+        indexes = cmfprivate.indexes(self)
         sortorder.mark_changed(
             indexes[name] for name, count in counters.items()
             if indexes[name].getCounter() != count

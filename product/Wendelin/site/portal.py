@@ -1,14 +1,14 @@
 """The portal object at ``/erp5``: a CMF site whose skins and tools everything acquires."""
 
 import threading
-from threading import get_ident
 from typing import Any
 
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from Products.CMFCore.PortalObject import PortalObjectBase
-from Products.CMFCore.Skinnable import SKINDATA, SkinnableObjectManager
+from Products.CMFCore.Skinnable import SkinnableObjectManager
 
+from ..cmfprivate import thread_has_skin
 from ..permissions import View
 
 _skin_owner = threading.local()
@@ -34,7 +34,7 @@ class WendelinSite(PortalObjectBase):
         opens its own connection gets the default skin of *its* portal here.
         """
         if name[:1] not in ("_", "@", "+") and not name.startswith("aq_"):
-            if SKINDATA.get(get_ident()) is None or getattr(_skin_owner, "jar", None) is not (
+            if not thread_has_skin() or getattr(_skin_owner, "jar", None) is not (
                 self._p_jar
             ):
                 self._setupDefaultSkin()

@@ -22,6 +22,7 @@ from Products.ZCTextIndex.ZCTextIndex import PLexicon
 from zope.component import getGlobalSiteManager
 from zope.component.hooks import setSite
 
+from ..cmfprivate import set_portal_type
 from ..permissions import PORTAL_ROLES, ROLE_MAP
 from .business_template import BusinessTemplate, load_templates, templates_digest
 from .catalog import WendelinCatalogTool, tune_for_concurrency
@@ -113,11 +114,11 @@ def _apply_template(site: WendelinSite, template: BusinessTemplate) -> None:
     for module in template.modules + template.tools:
         if module.id not in site.objectIds():
             folder = DataModule(module.id, title=module.title)
-            folder._setPortalTypeName(module.portal_type)
+            set_portal_type(folder, module.portal_type)
             site._setObject(module.id, folder)
         else:
             existing = site._getOb(module.id)
-            existing._setPortalTypeName(module.portal_type)
+            set_portal_type(existing, module.portal_type)
             existing.title = module.title
 
 
