@@ -112,6 +112,21 @@ def runtime_dir(address: str) -> Path:
     return Path(tempfile.gettempdir()) / f"wendelin-cells-{os.getuid()}-{digest}"
 
 
+def _is_cell_process(pid: int) -> bool:
+    try:
+        return WORKER_MODULE.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def remove_stale_notes(registry: Path) -> None:
+    """Remove the notes of cell processes that are gone (a server killed with its workers)."""
+    for path in registry.glob(f"{NOTE_PREFIX}*"):
+        pid = path.name[len(NOTE_PREFIX):]
+        if not pid.isdigit() or not _is_cell_process(int(pid)):
+            path.unlink(missing_ok=True)
+
+
 def registered_pid(registry: Path, key: str) -> int | None:
     """The pid of the cell process running the notebook ``key``, whichever server process
     of this machine started it (its ``cell-<pid>`` note names the key), or None."""
@@ -122,10 +137,9 @@ def registered_pid(registry: Path, key: str) -> int | None:
                 if note.read(NOTE_SIZE).rstrip() != wanted:
                     continue
             pid = int(path.name[len(NOTE_PREFIX):])
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (OSError, ValueError):
             continue
-        if WORKER_MODULE.encode() in cmdline:
+        if _is_cell_process(pid):
             return pid
     return None
 
@@ -184,6 +198,7 @@ class CellPool:
     def start(self) -> None:
         """Start the zygote and the spare workers in the background."""
         _current[:] = [self]
+        remove_stale_notes(self.registry)
         threading.Thread(target=self._replenish, name="cell-pool-start", daemon=True).start()
 
     def stop(self) -> None:
