@@ -19,10 +19,10 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
+from .document.stream import SPOOLED_BODY
+
 #: The environ key: token -> :class:`Spooled`.
 SPOOLED = "wendelin.spooled_uploads"
-#: The environ key of a spooled PUT body.
-SPOOLED_BODY = "wendelin.spooled_body"
 #: The environ key of a multipart body that could not be parsed (the message).
 BODY_ERROR = "wendelin.upload_body_error"
 TOKEN_PREFIX = b"wendelin-spooled:"

@@ -10,18 +10,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
+from ZODB.POSException import ConflictError
 from ZPublisher import zpublish
 
 from ..bigdata import BigFileReader, ZBigFile
 from ..bigdata.bigarray import check_dtype
-from ..bigdata.bigfile import read_segments
+from ..bigdata.bigfile import _same_key, read_segments
 from ..bigdata.budget import check_copy, get_memory_budget
 from ..bigdata.errors import BigFileError
 from ..bigdata.mapping import map_range
 from ..errors import InvalidInputError, RangeNotSatisfiableError
 from ..inputs import check_free_disk
 from ..permissions import ModifyPortalContent, View
-from .base import WendelinDocument
+from .base import WendelinDocument, activate
 from .http import (
     DEFAULTED_BODY_TYPE,
     check_content_type,
@@ -34,6 +35,24 @@ from .scripts import run_skin_script, skin_script
 #: Block size of streams: an append after a commit copies at most one block (it is what
 #: small ingestion posts pay); big writes still go into extents of up to 64 MiB.
 STREAM_BLKSIZE = 256 * 1024
+
+#: Seconds the catalog refresh of a stream ingested from several processes waits, so
+#: one refresh covers the posts of a burst (posts do not write the catalog themselves).
+#: A post in flight while a refresh commits is retried (see ``_p_resolveConflict``):
+#: about two per refresh, so the delay keeps that under 1% of the posts.
+CATALOG_DELAY = 5.0
+#: The WSGI environ key of a PUT body spooled into the blob directory (``uploads_wsgi``).
+SPOOLED_BODY = "wendelin.spooled_body"
+_MISSING = object()
+
+
+def _shared_storage(jar: Any) -> bool:
+    """Whether other processes may write this database too (a ZEO client storage)."""
+    if jar is None:
+        return False
+    from ZEO.ClientStorage import ClientStorage
+
+    return isinstance(jar.db().storage, ClientStorage)
 
 
 # -- Pipelines (issue 17): ERP5's Data Stream API for ingestion and transformations --------
@@ -140,7 +159,6 @@ class _StreamPipelineMixin:
         with ``(stream, chunk_list, start, end, data_array_reference)``; serial chunks
         queue the next one, ``parallelize`` queues them all at once.
         """
-        from ..activity import activate
         from ..inputs import as_int
 
         # a chunk is read into memory: at most the memory budget, and at least one byte
@@ -194,7 +212,6 @@ class _StreamPipelineMixin:
                        tag) -> None:
         """One activity of a transform: the chunk ``[start, end)``; serial runs (``end`` is
         None) compute their end and queue the next chunk in the same transaction."""
-        from ..activity import activate
 
         if end is None:
             end = self._chunkEnd(start, chunk_length)
@@ -220,6 +237,41 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
     property_checks = {**WendelinDocument.property_checks, "content_type": check_content_type}
     content_type = "application/octet-stream"
     _file: ZBigFile | None = None
+    #: A delayed catalog refresh is queued and has not run (see :meth:`noteIngested`).
+    _catalog_pending = False
+
+    def _p_resolveConflict(self, old: Any, committed: Any, new: Any) -> Any:
+        """Merge two transactions that changed different attributes, or only appended
+        (the modification date: the later one wins).
+
+        A catalog refresh (``_catalog_pending`` cleared) did not see the other side's
+        append when that side's date moved without touching the flag: it conflicts, so
+        the append is retried and queues the next refresh (the catalog stays exact).
+        """
+        if not all(isinstance(state, dict) for state in (old, committed, new)):
+            raise ConflictError("Data Stream state is not a dictionary")
+        merged = dict(committed)
+        for key in set(old) | set(committed) | set(new):
+            was, theirs, ours = (state.get(key, _MISSING) for state in (old, committed, new))
+            if key == "modification_date" and _MISSING not in (theirs, ours):
+                merged[key] = max(theirs, ours)
+                continue
+            same = _same_key(was)
+            if _same_key(ours) == same or _same_key(ours) == _same_key(theirs):
+                continue  # ours left it (or agrees): committed's value stays
+            if _same_key(theirs) != same:
+                raise ConflictError(f"Data Stream attribute {key!r} changed by both")
+            if ours is _MISSING:
+                merged.pop(key, None)
+            else:
+                merged[key] = ours
+        cleared = [state.get("_catalog_pending", False) for state in (old, committed, new)]
+        dates = [_same_key(state.get("modification_date")) for state in (old, committed, new)]
+        if cleared[0] and not cleared[1] and cleared[2] and dates[2] != dates[0]:
+            raise ConflictError("a catalog refresh missed a concurrent append")
+        if cleared[0] and cleared[1] and not cleared[2] and dates[1] != dates[0]:
+            raise ConflictError("a catalog refresh missed a concurrent append")
+        return merged
 
     def _getFile(self, create: bool = False) -> ZBigFile | None:
         if self._file is None and create:
@@ -258,6 +310,40 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
         if reindex:
             self.reindexData()
         return self.getSize()
+
+    security.declarePrivate("noteIngested")
+
+    def noteIngested(self) -> None:
+        """After ingestion appended: date the stream, and refresh its catalog record now
+        when no other process writes this database, else by one delayed activity per
+        burst, so parallel posts to one stream from several workers do not all write the
+        stream's catalog record (where they conflicted)."""
+        self.notifyModified()
+        if not _shared_storage(self._p_jar):
+            catalog = self._getCatalogTool()
+            if catalog is not None:
+                catalog.reindexObject(self, idxs=["id"])  # the metadata record only
+            return
+        if not self._catalog_pending:
+            self._catalog_pending = True
+            activate(self, after=CATALOG_DELAY, user_id=None,
+                     serialization_tag=f"catalog:{self.getRelativeUrl()}").reindexIngestedData()
+
+    security.declarePrivate("reindexIngestedData")
+
+    def reindexIngestedData(self) -> None:
+        """The delayed refresh queued by :meth:`noteIngested`: size and dates, indexes
+        included (so sorting by them is current too). Nothing to do when an earlier
+        refresh came after every append (two posts may queue one each)."""
+        if not self._catalog_pending:
+            return
+        self._catalog_pending = False
+        catalog = self._getCatalogTool()
+        if catalog is not None:
+            known = set(catalog.indexes())
+            # Not CMF's indexing queue: it is flushed by the thread's default transaction
+            # manager, and activities commit with their own.
+            catalog._reindexObject(self, idxs=[i for i in self.DATA_INDEXES if i in known])
 
     security.declarePrivate("appendFile")
 
@@ -355,8 +441,6 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
     def _appendBody(self, REQUEST, bigfile: ZBigFile) -> int:
         """Append the request body: a body spooled into the blob directory by
         ``uploads_wsgi`` is adopted as it is, another one copied block by block."""
-        from ..uploads_wsgi import SPOOLED_BODY
-
         spooled = REQUEST.environ.get(SPOOLED_BODY)
         if spooled is not None and os.path.exists(spooled.path):
             check_free_disk(os.path.dirname(spooled.path), 0, "a PUT")

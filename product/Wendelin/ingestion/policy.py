@@ -184,7 +184,7 @@ class IngestionPolicy(WendelinDocument):
                 stream.appendData(piece, reindex=False)
                 appended += len(piece)
         if appended:
-            stream.reindexMetadata()
+            stream.noteIngested()
         return appended
 
     def _transform(self, stream: Any, tag: str) -> None:
