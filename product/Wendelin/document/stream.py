@@ -341,9 +341,12 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
         catalog = self._getCatalogTool()
         if catalog is not None:
             known = set(catalog.indexes())
-            # Not CMF's indexing queue: it is flushed by the thread's default transaction
-            # manager, and activities commit with their own.
-            catalog._reindexObject(self, idxs=[i for i in self.DATA_INDEXES if i in known])
+            catalog.reindexObject(self, idxs=[i for i in self.DATA_INDEXES if i in known])
+            # CMF queues the reindex until the thread's default transaction commits, and
+            # activities commit with their own transaction manager: apply it now.
+            from Products.CMFCore.indexing import processQueue
+
+            processQueue()
 
     security.declarePrivate("appendFile")
 
