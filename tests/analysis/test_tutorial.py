@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import functional_server as functional
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -22,9 +23,6 @@ def _load(path: Path, name: str):
     return module
 
 
-functional = _load(
-    ROOT / "tests" / "functional" / "conftest.py", "wendelin_functional_for_tutorial"
-)
 sys.path.insert(0, str(TUTORIAL / "sample"))
 upload_sample = _load(TUTORIAL / "sample" / "upload_sample.py", "wendelin_upload_sample")
 

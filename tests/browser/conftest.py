@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
 
+import functional_server as _server
 import pytest
 import requests
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
-def _functional_server_module():
-    """The functional tests' ``Server`` helper, loaded under a name of its own."""
-    path = Path(__file__).parents[1] / "functional" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("wendelin_functional_server", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_server = _functional_server_module()
 PASSWORD = _server.PASSWORD
 
 

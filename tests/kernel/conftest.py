@@ -1,6 +1,6 @@
 """The real server with its Jupyter, and real ERP5 kernels started through jupyter_client.
 
-The server class is the functional tests' own (``tests/functional/conftest.py``); the
+The server class is the functional tests' own (``tests/functional_server.py``); the
 site here runs Jupyter on a random port, as ``wendelin run`` does under tests.
 """
 

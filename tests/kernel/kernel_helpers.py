@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import importlib.util
 import os
 import re
 import socket
@@ -16,21 +15,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import functional_server as _functional
 import requests
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 
-
-def _functional_conftest():
-    path = Path(__file__).resolve().parents[1] / "functional" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("wendelin_functional_server", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_functional = _functional_conftest()
 Server = _functional.Server
 PASSWORD: str = _functional.PASSWORD
 #: The kernel's and Jupyter's own settings, never inherited from the test's environment.

@@ -8,35 +8,19 @@ work happens in the server's own activity threads.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+import functional_server as functional
 import pytest
-
-
-def _functional_conftest():
-    """The functional tests' server helpers, loaded under a name of their own."""
-    name = "wendelin_functional_server"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).parents[1] / "functional" / "conftest.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 #: Test modules import the helpers below as ``pipelines_conftest`` (several folders have a
 #: ``conftest`` module, so that name is ambiguous).
 sys.modules.setdefault("pipelines_conftest", sys.modules[__name__])
 
-functional = _functional_conftest()
 Server = functional.Server
 UI = functional.UI
 PASSWORD = functional.PASSWORD

@@ -8,37 +8,21 @@ counters (tries, leaks, forged requests accepted, 500s, partial writes) printed 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import functional_server as _functional
 import pytest
 import requests
 from security_tally import Tally, print_tally
-
-
-def _functional_conftest():
-    """The functional tests' server helpers, loaded under a name of their own."""
-    name = "wendelin_functional_server"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).parents[1] / "functional" / "conftest.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 #: Test modules import the helpers below as ``security_conftest`` (several folders have a
 #: ``conftest`` module, so that name is ambiguous).
 sys.modules.setdefault("security_conftest", sys.modules[__name__])
 
-_functional = _functional_conftest()
 Server = _functional.Server
 UI = _functional.UI
 ADMIN_PASSWORD = _functional.PASSWORD

@@ -6,26 +6,13 @@ kernel (HTTP Basic, no Origin, no Sec-Fetch-Site) keeps running code.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import functional_server as functional
 import pytest
 import requests
-
-
-def _functional():
-    """The functional tests' real-server helpers (``tests/functional/conftest.py``)."""
-    path = Path(__file__).resolve().parents[1] / "functional" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("wendelin_functional_server", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-functional = _functional()
 
 
 @pytest.fixture(scope="module")

@@ -10,20 +10,14 @@ published to readers.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 from typing import Any
 
+import functional_server as _functional
 import numpy as np
 import pytest
 import requests
 
-_spec = importlib.util.spec_from_file_location(
-    "functional_server", Path(__file__).parent.parent / "functional" / "conftest.py"
-)
-_functional = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_functional)
 Server = _functional.Server
 
 JSON = {"Content-Type": "application/json"}

@@ -7,25 +7,12 @@ created without content.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
+import functional_server as functional
 import nbformat
 import pytest
 
-
-def _functional():
-    """The functional tests' real-server helpers (``tests/functional/conftest.py``)."""
-    path = Path(__file__).resolve().parents[1] / "functional" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("wendelin_functional_server", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-functional = _functional()
 JSON = {"Content-Type": "application/json"}
 
 
