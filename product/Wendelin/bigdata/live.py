@@ -393,7 +393,7 @@ class Region:
             inode = os.fstat(fd).st_ino
             at = self.address + lo
             for piece_path, offset, length in pieces:
-                if piece_path is not None:  # holes stay zeros in the new (sparse) file
+                if piece_path is not None:  # holes stay zeros in the new (reserved) file
                     raw = (ctypes.c_char * length).from_address(at)
                     source = os.open(piece_path, os.O_RDONLY)
                     try:
