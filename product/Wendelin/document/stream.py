@@ -46,13 +46,11 @@ SPOOLED_BODY = "wendelin.spooled_body"
 _MISSING = object()
 
 
-def _shared_storage(jar: Any) -> bool:
-    """Whether other processes may write this database too (a ZEO client storage)."""
-    if jar is None:
-        return False
-    from ZEO.ClientStorage import ClientStorage
-
-    return isinstance(jar.db().storage, ClientStorage)
+def _other_servers_write() -> bool:
+    """Whether other Zope servers write this database too: the workers of a cluster, or
+    any server started with ``WENDELIN_ZEO`` (one server's own requests to one stream
+    are serialised until commit, so they never conflict on its catalog record)."""
+    return bool((os.environ.get("WENDELIN_ZEO") or "").strip())
 
 
 # -- Pipelines (issue 17): ERP5's Data Stream API for ingestion and transformations --------
@@ -315,11 +313,11 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
 
     def noteIngested(self) -> None:
         """After ingestion appended: date the stream, and refresh its catalog record now
-        when no other process writes this database, else by one delayed activity per
+        when no other server writes this database, else by one delayed activity per
         burst, so parallel posts to one stream from several workers do not all write the
         stream's catalog record (where they conflicted)."""
         self.notifyModified()
-        if not _shared_storage(self._p_jar):
+        if not _other_servers_write():
             catalog = self._getCatalogTool()
             if catalog is not None:
                 catalog.reindexObject(self, idxs=["id"])  # the metadata record only
