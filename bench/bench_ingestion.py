@@ -13,7 +13,8 @@ Parts (``--parts``, comma separated; ``all`` by default), each measured in this 
   streams, alternating rounds (medians); ``one_over_eight`` is their ratio (goal >= 0.8)
   and ``retried_percent`` the share of one-stream requests retried (goal < 2).
 - ``fsync``: 1 MiB posts to one stream on ``wendelin run`` against a raw ``write`` +
-  ``fsync`` of each 1 MiB on the same disk, alternating rounds; ``ratio`` (goal >= 0.5).
+  ``fsync`` of each 1 MiB on the same disk, alternating rounds; ``ratio`` (goal >= 0.5),
+  and ``ratio_4_clients`` with 4 clients posting to their own streams.
 """
 
 from __future__ import annotations
@@ -183,22 +184,27 @@ def fsync_ratio(count: int, rounds: int = 3) -> dict:
         site = Site("run", home)
         try:
             run_clients(site.url, 1, 2, body, "mib", one_tag=True)  # created, warm
-            posts, raw = [], []
+            run_clients(site.url, 4, 1, body, "mib4")
+            posts, raw, parallel = [], [], []
             for _ in range(rounds):
                 raw.append(raw_fsync_seconds(home, body, count))
                 posts.append(run_clients(site.url, 1, count, body, "mib", one_tag=True))
+                parallel.append(run_clients(site.url, 4, count // 4, body, "mib4"))
         finally:
             site.stop()
     finally:
         shutil.rmtree(home, ignore_errors=True)
     mib = count * len(body) / 2**20
     post_rate, raw_rate = mib / statistics.median(posts), mib / statistics.median(raw)
+    parallel_rate = (count // 4) * 4 * len(body) / 2**20 / statistics.median(parallel)
     return {
         "posts": count,
         "post_mib": round(len(body) / 2**20, 3),
         "ingest_mib_per_s": round(post_rate, 1),
         "raw_write_fsync_mib_per_s": round(raw_rate, 1),
         "ratio": round(post_rate / raw_rate, 2),
+        "ingest_4_clients_mib_per_s": round(parallel_rate, 1),
+        "ratio_4_clients": round(parallel_rate / raw_rate, 2),
     }
 
 
