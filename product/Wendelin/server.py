@@ -101,15 +101,8 @@ class EmbeddedZEO:
 
 
 def zeo_socket_path(settings: Settings) -> Path:
-    """``var/zeo.sock``, or a short path under /tmp when ``var`` is too deep for a socket."""
-    path = settings.var / "zeo.sock"
-    if len(str(path)) < 100:
-        return path
-    import hashlib
-    import tempfile
-
-    digest = hashlib.sha1(str(settings.var).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"wendelin-zeo-{os.getuid()}-{digest}.sock"
+    """Where ``wendelin run`` serves its database to its own processes (Settings.zeo_socket)."""
+    return settings.zeo_socket
 
 
 def make_app(zope_conf: str | Path):

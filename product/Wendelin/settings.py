@@ -195,6 +195,19 @@ class Settings:
         )
 
     @property
+    def zeo_socket(self) -> Path:
+        """The Unix socket ``wendelin run`` serves its database on to its own processes:
+        ``var/zeo.sock``, or a short path under /tmp when ``var`` is too deep for a socket."""
+        path = self.var / "zeo.sock"
+        if len(str(path)) < 100:
+            return path
+        import hashlib
+        import tempfile
+
+        digest = hashlib.sha1(str(self.var).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"wendelin-zeo-{os.getuid()}-{digest}.sock"
+
+    @property
     def zodb_cache_bytes(self) -> int:
         """The ZODB object cache takes a quarter of the memory budget."""
         return max(16 * 1024**2, self.memory_budget // 4)

@@ -56,11 +56,11 @@ def require_post(request: Any, what: str) -> None:
 def require_script_or_token(context: Any, request: Any) -> None:
     """403 for a cookie session without the CSRF token, or for a browser on another site.
 
-    The portal's one CSRF rule (:func:`Products.Wendelin.ui.auth.check_csrf`): HTTP Basic
+    The portal's one CSRF rule (:func:`Products.Wendelin.site.users.check_csrf`): HTTP Basic
     clients that no browser marks cross-site (ERP5's kernel, the contents manager,
     scripts) pass; a session cookie passes only with the session's token.
     """
-    from ..ui.auth import check_csrf
+    from ..site.users import check_csrf
 
     check_csrf(context, request)
 

@@ -510,9 +510,7 @@ def start_cell_pool(settings: Any, zope_conf: Path) -> CellPool | None:
     """The started pool for this server, or None when cells run in request threads."""
     if not settings.cell_workers:
         return None
-    from .. import server
-
-    address = settings.zeo or str(server.zeo_socket_path(settings))
+    address = settings.zeo or str(settings.zeo_socket)
     pool = CellPool(zope_conf, settings, address)
     pool.start()
     return pool

@@ -153,10 +153,9 @@ def zygote(zope_conf: str, control_fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are for cells
     control = socket.socket(fileno=control_fd)
     import Zope2
+    from Zope2.Startup.run import make_wsgi_app
 
-    from ..server import make_app
-
-    make_app(zope_conf)
+    make_wsgi_app({}, zope_conf)  # Zope configured; cells need no WSGI middleware
     _warm_imports()
     Zope2.DB.close()
     send_record(control, ("ready", os.getpid()))
