@@ -44,8 +44,8 @@ def initialize(context) -> None:
         return
     _initialized = True
     from . import permissions  # noqa: F401  (declares the Wendelin permissions)
-    from .bigdata.security import declare_restricted_access
     from .restricted import declare_public_api
+    from .restricted_data import declare_restricted_access
 
     declare_public_api()
     declare_restricted_access()

@@ -7,7 +7,7 @@ import transaction
 from AccessControl import Unauthorized
 from AccessControl.ZopeGuards import get_safe_globals
 from Products.Wendelin.bigdata import ZBigArray, mapping
-from Products.Wendelin.bigdata.security import declare_restricted_access
+from Products.Wendelin.restricted_data import declare_restricted_access
 from RestrictedPython import compile_restricted
 
 SCRIPT = """

@@ -30,7 +30,7 @@ def _publishable_bases() -> tuple[type, ...]:
     """Bases of what URL traversal reaches: acquisition-aware objects and OFS items.
 
     Plain persistent helpers (ZBigFile, ZBigArray) are stored under ``_``-names that
-    traversal refuses; restricted code reaches them through bigdata/security.py instead.
+    traversal refuses; restricted code reaches them through restricted_data.py instead.
     """
     import Acquisition
     import OFS.SimpleItem

@@ -31,9 +31,9 @@ import numpy as np
 from AccessControl.SecurityInfo import ModuleSecurityInfo
 from AccessControl.SimpleObjectPolicies import ContainerAssertions
 
-from . import bigarray
-from .bigarray import BlockIterator, ZBigArray
-from .reader import BigFileReader
+from .bigdata import bigarray
+from .bigdata.bigarray import BlockIterator, ZBigArray
+from .bigdata.reader import BigFileReader
 
 #: Attributes of numpy arrays and scalars that scripts may not use: they write to the
 #: file system (``tofile``, ``dump``) or hand out the raw buffer (``ctypes``, ``base``,
