@@ -117,3 +117,14 @@ def test_the_alarm_fires_every_period(portal):
     portal.wait(lambda: portal.value(
         "[a['last_date'] for a in portal.portal_activities.getAlarmList()]")[0] > first[0] + 1,
         30, "the next alarm")
+
+
+def test_what_an_activity_reindexes_is_in_the_catalog_when_it_is_done(portal):
+    """CMF queues reindexing until the thread's default transaction commits; activities
+    commit their own transaction, so the runner applies the queue before committing."""
+    portal.run(NEW_STREAM.format(ref="act-reindex") +
+               "activate(s, tag='act-reindex').edit(title='retitled-by-an-activity')")
+    portal.wait(lambda: portal.value(
+        "portal.portal_activities.countMessages(tag='act-reindex')") == 0, 60, "the activity")
+    assert portal.value(
+        "len(portal.portal_catalog(title='retitled-by-an-activity'))") == 1

@@ -24,6 +24,7 @@ from typing import Any
 import transaction
 from AccessControl.SecurityManagement import newSecurityManager, noSecurityManager
 from AccessControl.users import UnrestrictedUser
+from Products.CMFCore.indexing import getQueue, processQueue
 from ZODB.POSException import ConflictError
 from zope.component.hooks import setSite
 
@@ -187,7 +188,16 @@ class Worker(threading.Thread):
             self._abort()
             self.connection.close()
 
+    def _commit(self) -> None:
+        """Commit this thread's activity transaction, CMF's queued reindexing included.
+
+        CMF queues ``reindexObject`` until the *default* transaction commits; activities
+        commit their own transaction manager, so the queue is applied here first."""
+        processQueue()
+        self.tm.commit()
+
     def _abort(self) -> None:
+        getQueue().clear()  # reindexing queued by the aborted work must not outlive it
         try:
             self.tm.abort()
         except Exception:  # noqa: BLE001
@@ -223,7 +233,7 @@ class Worker(threading.Thread):
         message.claim = (self.node, BOOT, token, now)
         message.state = "claimed"
         try:
-            self.tm.commit()
+            self._commit()
         except ConflictError:
             self.tm.abort()
             return True  # another worker took it: look again at once
@@ -236,7 +246,7 @@ class Worker(threading.Thread):
         if not fire_due_alarms(portal, tool, self.settings.alarm_period, now):
             return False
         try:
-            self.tm.commit()
+            self._commit()
         except ConflictError:
             self.tm.abort()  # another node fired it
         return True
@@ -256,7 +266,7 @@ class Worker(threading.Thread):
                 del tool._messages[key]
                 message.state = "done"  # writes the message: a concurrent claim conflicts
                 tool.countProcessed(self.node)
-                self.tm.commit()
+                self._commit()
                 return
             except ConflictError:
                 self._abort()
@@ -306,7 +316,7 @@ class Worker(threading.Thread):
                 message.state = "queued"
                 message.at_date = time.time() + self.settings.backoff * 2 ** (message.attempts - 1)
             try:
-                self.tm.commit()
+                self._commit()
                 return
             except ConflictError:
                 self._abort()
