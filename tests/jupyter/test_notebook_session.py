@@ -134,3 +134,22 @@ def test_render_as_html_inlines_an_image_document(portal):
     encoded = html[len(prefix) :].split('"', 1)[0]
     assert base64.b64decode(encoded) == image.getData()
     assert 'alt="&lt;b&gt;&quot;x&quot;&lt;/b&gt;"' in html
+
+
+def test_a_long_running_process_keeps_no_module_and_a_bounded_linecache(portal, notebook):
+    """Cells leave no notebook module in sys.modules and at most MAX_SOURCES sources."""
+    import linecache
+    import sys
+
+    from Products.Wendelin.jupyter import sources
+
+    for n in range(sources.MAX_SOURCES + 40):
+        cell = run(notebook, portal, f"def f{n % 3}():\n    return {n}\nf{n % 3}()",
+                   store_history=False)
+        assert cell.status == "ok", cell.traceback
+    assert notebook.getNotebookModuleName() not in sys.modules
+    assert sources.kept_count() == sources.MAX_SOURCES
+    ours = [name for name in linecache.cache if name.startswith(("<cell-", "<definition"))]
+    assert len(ours) <= sources.MAX_SOURCES
+    failing = run(notebook, portal, "def broken():\n    return 1 / 0\nbroken()")
+    assert "return 1 / 0" in "".join(failing.traceback)  # the cell's lines are still shown

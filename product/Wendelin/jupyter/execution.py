@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import itertools
-import linecache
 import logging
 import threading
 import traceback
@@ -26,6 +25,7 @@ from transaction.interfaces import TransientError
 from . import mpl_backend
 from .capture import Bundle, capturing
 from .display import bundle
+from .sources import register_source
 
 _cell_counter = itertools.count(1)
 _backend_lock = threading.Lock()
@@ -109,11 +109,6 @@ def _user_traceback(error: BaseException, filename: str) -> list[str]:
     return traceback.format_exception(type(error), error, tb)
 
 
-def _register_source(filename: str, source: str) -> None:
-    """Let tracebacks and ``inspect`` show the cell's lines."""
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-
-
 def run_cell(code: str, namespace: dict[str, Any]) -> CellResult:
     """Execute ``code`` in ``namespace``; raises only ZODB's transient errors (retried)."""
     ensure_backend()
@@ -123,7 +118,7 @@ def run_cell(code: str, namespace: dict[str, Any]) -> CellResult:
         try:
             source = strip_magics(code)
             cell.source = source
-            _register_source(filename, source)
+            register_source(filename, source)
             tree = ast.parse(source, filename)
             cell.tree = tree
             last = None

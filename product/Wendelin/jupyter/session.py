@@ -77,33 +77,43 @@ def execute(notebook: Any, context: Any, code: str, store_history: bool = True) 
     module_name = notebook.getNotebookModuleName()
     with notebook_lock(module_name):
         module = types.ModuleType(module_name)
-        sys.modules[module_name] = module
-        injected = _namespace(context)
-        module.__dict__.update(injected)
-        notes = _restore(notebook, module, context)
-        savepoint = transaction.savepoint(optimistic=True)
-        cell = run_cell(code, module.__dict__)
-        if cell.status == "error":
-            _rollback(savepoint)
-        else:
-            assert cell.tree is not None
-            definitions = merge_definitions(
-                notebook._getDefinitionList(),
-                cell_definitions(cell.tree, cell.source),
-                module.__dict__,
-            )
-            notebook._setDefinitionList(definitions)
-            report = save_variables(
-                notebook._getVariableStore(), module.__dict__, set(injected), definitions
-            )
-            notes += [
-                f"Not kept for later cells: {name!r} ({reason})"
-                for name, reason in report.dropped.items()
-            ]
-        if notes:
-            cell.stderr = "".join(note + "\n" for note in notes) + cell.stderr
-        if store_history:
-            _store_line(notebook, code, cell)
+        sys.modules[module_name] = module  # pickle finds the cell's classes while saving
+        try:
+            return _execute_in(module, notebook, context, code, store_history)
+        finally:  # the next cell rebuilds the module from ZODB: none kept per notebook
+            if sys.modules.get(module_name) is module:
+                del sys.modules[module_name]
+
+
+def _execute_in(module: types.ModuleType, notebook: Any, context: Any, code: str,
+                store_history: bool) -> CellResult:
+    """The cell in ``module`` (registered in ``sys.modules`` by :func:`execute`)."""
+    injected = _namespace(context)
+    module.__dict__.update(injected)
+    notes = _restore(notebook, module, context)
+    savepoint = transaction.savepoint(optimistic=True)
+    cell = run_cell(code, module.__dict__)
+    if cell.status == "error":
+        _rollback(savepoint)
+    else:
+        assert cell.tree is not None
+        definitions = merge_definitions(
+            notebook._getDefinitionList(),
+            cell_definitions(cell.tree, cell.source),
+            module.__dict__,
+        )
+        notebook._setDefinitionList(definitions)
+        report = save_variables(
+            notebook._getVariableStore(), module.__dict__, set(injected), definitions
+        )
+        notes += [
+            f"Not kept for later cells: {name!r} ({reason})"
+            for name, reason in report.dropped.items()
+        ]
+    if notes:
+        cell.stderr = "".join(note + "\n" for note in notes) + cell.stderr
+    if store_history:
+        _store_line(notebook, code, cell)
     return cell
 
 

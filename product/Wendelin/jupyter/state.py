@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import io
-import linecache
 import pickle
 import types
 from collections.abc import Callable, Iterable
@@ -23,6 +22,8 @@ from typing import Any
 
 from persistent import Persistent
 from transaction.interfaces import TransientError
+
+from .sources import register_source
 
 #: Largest pickled size kept for one variable; bigger data belongs in a Data Array.
 VARIABLE_SIZE_LIMIT = 32 * 1024 * 1024
@@ -95,8 +96,7 @@ def replay(definitions: Iterable[Definition], namespace: dict[str, Any]) -> dict
     failures = {}
     for index, definition in enumerate(definitions):
         filename = f"<definition {index}: {', '.join(definition.names)}>"
-        lines = definition.source.splitlines(True)
-        linecache.cache[filename] = (len(definition.source), None, lines, filename)
+        register_source(filename, definition.source)
         try:
             exec(compile(definition.source, filename, "exec"), namespace)
         except TransientError:
