@@ -19,7 +19,9 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from .document.stream import SPOOLED_BODY
+#: The WSGI environ key of a body spooled into the blob directory (read by the handlers).
+SPOOLED_BODY = "wendelin.spooled_body"
+
 
 #: The environ key: token -> :class:`Spooled`.
 SPOOLED = "wendelin.spooled_uploads"

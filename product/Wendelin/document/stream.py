@@ -19,17 +19,10 @@ from ..bigdata.bigfile import _same_key, read_segments
 from ..bigdata.budget import check_copy, get_memory_budget
 from ..bigdata.errors import BigFileError
 from ..bigdata.mapping import map_range
-from ..errors import InvalidInputError, RangeNotSatisfiableError
 from ..inputs import check_free_disk
 from ..permissions import ModifyPortalContent, View
-from .base import WendelinDocument, activate
-from .http import (
-    DEFAULTED_BODY_TYPE,
-    check_content_type,
-    copy_request_body,
-    parse_content_range,
-    ranged_answer,
-)
+from .base import WendelinDocument, activate, http_answer
+from .http import check_content_type
 from .scripts import run_skin_script, skin_script
 
 #: Block size of streams: an append after a commit copies at most one block (it is what
@@ -41,8 +34,6 @@ STREAM_BLKSIZE = 256 * 1024
 #: A post in flight while a refresh commits is retried (see ``_p_resolveConflict``):
 #: about two per refresh, so the delay keeps that under 1% of the posts.
 CATALOG_DELAY = 5.0
-#: The WSGI environ key of a PUT body spooled into the blob directory (``uploads_wsgi``).
-SPOOLED_BODY = "wendelin.spooled_body"
 _MISSING = object()
 
 
@@ -421,71 +412,51 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
         view = map_range(self._file, offset, nbytes)
         return np.frombuffer(view, dtype=dtype)
 
-    # -- HTTP ------------------------------------------------------------------------------
+    # -- HTTP (the edge's handlers, ``http/streams.py``) -------------------------------------
+    security.declarePrivate("streamBody", "replaceWith", "appendBlocks", "appendSpooledFile")
+
+    def _created_file(self) -> ZBigFile:
+        bigfile = self._getFile(create=True)
+        assert bigfile is not None  # create=True makes it
+        return bigfile
+
+    def streamBody(self) -> tuple[int, Any]:
+        """The size, and a function giving the bytes ``[start, end)`` from the blob files."""
+        file = self._file
+        if file is None:
+            return 0, lambda start, end: iter(())
+        return self.getSize(), lambda start, end: read_segments(file.segments(start, end))
+
+    def replaceWith(self, content_type: str | None) -> None:
+        """Empty the stream for a new body (of ``content_type``, validated, if given)."""
+        if content_type:
+            self.content_type = check_content_type(content_type)
+        self._created_file().truncate(0)
+
+    def appendBlocks(self, copy: Any) -> int:
+        """Append what ``copy(write)`` writes; returns the bytes appended."""
+        return copy(self._created_file().append)
+
+    def appendSpooledFile(self, path: str, size: int) -> int:
+        """Adopt a body spooled into the blob directory as the stream's next bytes."""
+        check_free_disk(os.path.dirname(path), 0, "a PUT")
+        self._created_file().append_file(path, size)
+        return size
+
     @security.protected(View)
     def index_html(self, REQUEST, RESPONSE):
         """GET streams the bytes, inert (``Range`` answers 206); HEAD gives the size."""
-        size = self.getSize()
-        return ranged_answer(
-            REQUEST, RESPONSE, size,
-            lambda start, end: read_segments(self._file.segments(start, end)),
-            self.content_type, self.getReference() or self.getId(),
-        )
+        return http_answer(self, REQUEST)
 
     @security.protected(View)
     def HEAD(self, REQUEST, RESPONSE):
         """The size and type, without the bytes."""
-        return self.index_html(REQUEST, RESPONSE)
-
-    security.declarePrivate("_appendBody")
-
-    def _appendBody(self, REQUEST, bigfile: ZBigFile) -> int:
-        """Append the request body: a body spooled into the blob directory by
-        ``uploads_wsgi`` is adopted as it is, another one copied block by block."""
-        spooled = REQUEST.environ.get(SPOOLED_BODY)
-        if spooled is not None and os.path.exists(spooled.path):
-            check_free_disk(os.path.dirname(spooled.path), 0, "a PUT")
-            bigfile.append_file(spooled.path, spooled.size)
-            return spooled.size
-        return copy_request_body(REQUEST, bigfile.append)
+        return http_answer(self, REQUEST)
 
     @security.protected(ModifyPortalContent)
     def PUT(self, REQUEST, RESPONSE):
-        """Replace the content, or append with ``Content-Range: bytes a-b/*`` (a = size).
-
-        A replacing PUT's ``Content-Type`` becomes the stream's (validated); without one
-        (``curl -T``) the stream keeps its type.
-        """
-        content_range = REQUEST.get_header("Content-Range")
-        bigfile = self._getFile(create=True)
-        if content_range:
-            start, end = parse_content_range(content_range)
-            announced = REQUEST.get_header("Content-Length")
-            if announced is not None and announced.strip() != str(end - start):
-                raise InvalidInputError(
-                    f"Content-Range {content_range!r} announces {end - start} bytes, "
-                    f"Content-Length is {announced[:40]}"
-                )
-            if start != bigfile.size:
-                raise RangeNotSatisfiableError(
-                    f"append must start at {bigfile.size}, not {start}"
-                )
-            written = self._appendBody(REQUEST, bigfile)
-            if written != end - start:
-                # Raising aborts the transaction: the bytes already appended go away.
-                raise InvalidInputError(
-                    f"Content-Range {content_range!r} announces {end - start} bytes, "
-                    f"the body has {written}"
-                )
-        else:
-            body_type = REQUEST.get_header("Content-Type")
-            if body_type and not REQUEST.environ.get(DEFAULTED_BODY_TYPE):
-                self.content_type = check_content_type(body_type)
-            bigfile.truncate(0)
-            self._appendBody(REQUEST, bigfile)
-        self.reindexData()
-        RESPONSE.setStatus(204)
-        return b""
+        """Replace the content, or append with ``Content-Range: bytes a-b/*`` (a = size)."""
+        return http_answer(self, REQUEST, "PUT")
 
 
 InitializeClass(DataStream)
