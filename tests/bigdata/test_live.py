@@ -17,6 +17,7 @@ from Products.Wendelin.bigdata import (
     live,
     mapping,
 )
+from Products.Wendelin.bigdata import bigfile as bigfile_module
 
 PAGE = mapping.PAGESIZE
 BLK = 4 * PAGE  # small blocks: many blocks in a small array
@@ -167,15 +168,39 @@ def test_savepoints_write_out_and_rollback_reverts_views(root, scan_mode):
     assert int(array[:].sum()) == 1
 
 
-def _probe(region, value, seen):
-    """A right-hand side evaluated after the claim: records what the claim did."""
-    seen["claims"] = [(c.first, c.last) for c in region.claims]
-    seen["anonymous"] = region.dirty_blocks()
-    return value
+class Claims:
+    """Records the claims the live views make: ``(how, first block, last block)`` per
+    claim (``rewrite``: fused, written by chunks; ``shared``: fused, the new extents
+    mapped shared; ``filled``: the new extents filled first), and at each assignment
+    that ends one the blocks holding anonymous pages."""
+
+    def __init__(self, monkeypatch):
+        self.made, self.anonymous = [], []
+        rewrite, claim, finish = live.Region.rewrite, live.Region.claim, live.Region.finish_claims
+
+        def span(region, start, nbytes):
+            return start // region.blksize, (start + nbytes - 1) // region.blksize
+
+        def recording_rewrite(region, start, nbytes, compute):
+            done = rewrite(region, start, nbytes, compute)
+            self.made.append(("rewrite", *span(region, start, nbytes)))
+            return done
+
+        def recording_claim(region, start, nbytes, fused=False):
+            self.made.append(("shared" if fused else "filled", *span(region, start, nbytes)))
+            return claim(region, start, nbytes, fused)
+
+        def recording_finish(region, first, last):
+            self.anonymous.append(region.dirty_blocks())
+            return finish(region, first, last)
+
+        monkeypatch.setattr(live.Region, "rewrite", recording_rewrite)
+        monkeypatch.setattr(live.Region, "claim", recording_claim)
+        monkeypatch.setattr(live.Region, "finish_claims", recording_finish)
 
 
 def test_augmented_assignment_claims_exactly_its_blocks(root, database, scan_mode, monkeypatch):
-    """``A[i:j] op= v`` over a contiguous view writes new extents mapped shared: exactly
+    """``A[i:j] op= v`` over a contiguous view writes new extents in one pass: exactly
     the blocks it spans change, with exact bytes, and no page turns anonymous."""
     monkeypatch.setattr(live, "CLAIM_MIN", 1)  # small test blocks
     array = committed(root, shape=(40 * BLK,), dtype="u2")
@@ -183,11 +208,11 @@ def test_augmented_assignment_claims_exactly_its_blocks(root, database, scan_mod
     transaction.commit()
     before = block_paths(array)
     region = array._region()
-    seen = {}
+    claims = Claims(monkeypatch)
     # Items [3 BLK + 7, 9 BLK - 5) of u2: bytes of blocks 6..17, partial at both ends.
-    array[3 * BLK + 7 : 9 * BLK - 5] += _probe(region, 3, seen)
-    assert seen["claims"] == [(6, 17)] and seen["anonymous"] == []
-    assert region.claims == []  # ended by the assignment: mapped private again
+    array[3 * BLK + 7 : 9 * BLK - 5] += 3
+    assert claims.made == [("rewrite", 6, 17)] and claims.anonymous == [[]]
+    assert region.claims == []
     expected = (np.arange(40 * BLK) % 1009).astype("u2")
     expected[3 * BLK + 7 : 9 * BLK - 5] += 3
     np.testing.assert_array_equal(array[:], expected)
@@ -204,32 +229,32 @@ def test_claims_survive_the_interpreters_specialisation(root, monkeypatch):
     every run still claims."""
     monkeypatch.setattr(live, "CLAIM_MIN", 1)
     array = committed(root, shape=(8 * BLK,), dtype="i8")
-    region = array._region()
+    claims = Claims(monkeypatch)
     for round_ in range(40):
-        seen = {}
-        array[BLK : 7 * BLK] += _probe(region, 1, seen)
-        assert seen["claims"] == [(8, 55)], round_
+        array[BLK : 7 * BLK] += 1
+        assert claims.made[-1:] == [("rewrite", 8, 55)] and len(claims.made) == round_ + 1
     transaction.commit()
     assert int(array[:].sum()) == 40 * 6 * BLK and array[0] == 0
 
 
-def test_a_claim_whose_assignment_never_came_keeps_unchanged_blocks(root, monkeypatch):
-    """The right-hand side raises after the claim: blocks not written keep their blobs;
-    one written meanwhile through another view is stored."""
+def test_a_right_hand_side_that_raises_claims_nothing(root, monkeypatch):
+    """The right-hand side raises before the in-place operation: nothing is claimed,
+    blocks keep their blobs; one written meanwhile through another view is stored."""
     monkeypatch.setattr(live, "CLAIM_MIN", 1)
     array = committed(root)
     array[:] = 7
     transaction.commit()
     before = block_paths(array)
     other = array[:]
+    claims = Claims(monkeypatch)
 
     def failing():
-        other[12 * BLK + 1] = 9  # inside the claimed blocks, while they are shared
+        other[12 * BLK + 1] = 9  # inside the blocks the operation would claim
         raise RuntimeError("right-hand side failed")
 
     with pytest.raises(RuntimeError):
         array[10 * BLK : 20 * BLK] *= failing()
-    assert array._region().claims  # still open: no assignment
+    assert claims.made == [] and array._region().claims == []
     transaction.commit()
     after = block_paths(array)
     assert {index for index in before if before[index] != after[index]} == {12}
@@ -255,6 +280,152 @@ def test_a_claim_reverts_on_abort_and_rollback(root, monkeypatch):
     array[: 4 * BLK] -= 1
     transaction.commit()
     assert int(array[:].sum()) == 16 * BLK
+
+
+def augment(array, key, op, value):
+    """``array[key] op= value`` as the statement itself (what claims look for)."""
+    if op == "+=":
+        array[key] += value
+    elif op == "*=":
+        array[key] *= value
+    elif op == "-=":
+        array[key] -= value
+    else:
+        array[key] //= value
+
+
+@pytest.mark.parametrize("dtype", ["i2", "f8"])
+def test_fused_in_place_operations_store_exact_bytes(root, database, dtype, monkeypatch):
+    """+=, *=, -=, //= with a scalar, a full operand and operands broadcast along either
+    axis, over rows whose first and last blocks are partly outside: numpy's bytes, taken
+    by the fused path, in chunks not aligned on blocks and over several extents."""
+    monkeypatch.setattr(live, "CLAIM_MIN", 1)
+    monkeypatch.setattr(live, "REWRITE_CHUNK", 3 * BLK + 8 * 24)
+    monkeypatch.setattr(bigfile_module, "MAX_EXTENT", 5 * BLK)
+    cols = 24
+    rows = 40 * BLK // (cols * np.dtype(dtype).itemsize)
+    array = committed(root, shape=(rows, cols), dtype=dtype)
+    reference = (np.arange(rows * cols) % 251 + 1).astype(dtype).reshape(rows, cols)
+    array[:] = reference
+    transaction.commit()
+    before = block_paths(array)
+    claims = Claims(monkeypatch)
+    key = slice(5, rows - 7)
+    count = rows - 12
+    operands = [3, np.arange(1, cols + 1, dtype=dtype), reference[key][::-1] % 7 + 1,
+                (np.arange(count, dtype=dtype) % 5 + 1)[:, None]]
+    for op in ("+=", "*=", "-=", "//="):
+        for value in operands:
+            augment(array, key, op, value)
+            augment(reference, key, op, value)
+            assert array[:].tobytes() == reference.tobytes(), (op, value)
+            assert claims.made[-1][0] == "rewrite" and claims.anonymous[-1] == []
+    assert type(array[0:10]) is np.ndarray and type(array[:]) is np.ndarray
+    transaction.commit()
+    blksize = array._file.blksize
+    spanned = set(range(5 * cols * reference.itemsize // blksize,
+                        ((rows - 7) * cols * reference.itemsize - 1) // blksize + 1))
+    after = block_paths(array)
+    assert {index for index in before if before[index] != after[index]} == spanned
+    connection, again = reopen(database)
+    assert again[:].tobytes() == reference.tobytes()
+    connection.close()
+
+
+def test_fused_operations_in_order_f_write_shared_extents(root, monkeypatch):
+    """Order F views (the major axis is the last) take the shared fused path: the new
+    extents are the ufunc's output; a call numpy refuses leaves bytes and blobs as they were."""
+    monkeypatch.setattr(live, "CLAIM_MIN", 1)
+    rows = 12
+    cols = 40 * BLK // (rows * 2)
+    array = committed(root, shape=(rows, cols), dtype="i2", order="F")
+    reference = np.asfortranarray((np.arange(rows * cols) % 997).astype("i2").reshape(rows, cols))
+    array[:] = reference
+    transaction.commit()
+    claims = Claims(monkeypatch)
+    key = (slice(None), slice(3, cols - 5))
+    for op, value in (("+=", 3), ("*=", np.arange(rows, dtype="i2")[:, None]), ("-=", 1)):
+        augment(array, key, op, value)
+        augment(reference, key, op, value)
+        assert claims.made[-1][0] == "shared"
+    assert array[:].tobytes(order="F") == reference.tobytes(order="F")
+    transaction.commit()
+    before = block_paths(array)
+    with pytest.raises(TypeError):  # numpy: cannot cast float64 to int16 in place
+        augment(array, key, "+=", 1.5)
+    assert claims.made[-1][0] == "shared"
+    assert array[:].tobytes(order="F") == reference.tobytes(order="F")
+    transaction.commit()
+    assert block_paths(array) == before
+    assert array[:].tobytes(order="F") == reference.tobytes(order="F")
+
+
+def test_a_fused_operation_numpy_refuses_changes_nothing(root):
+    """``A[i:j] += 1.5`` on int16 raises numpy's casting error: no byte, no blob changed."""
+    array = committed(root, shape=(40 * BLK,), dtype="i2")
+    array[:] = 4
+    transaction.commit()
+    before = block_paths(array)
+    with pytest.raises(TypeError):
+        array[3 : 30 * BLK] += 1.5
+    assert (array[:] == 4).all() and array._region().dirty_blocks() == []
+    transaction.commit()
+    assert block_paths(array) == before
+
+
+class OwnUfuncs:
+    """An operand with its own ``__array_ufunc__`` that ignores ``out`` and returns a new
+    array (numpy's in-place operator then stores that); it keeps the array it was given."""
+
+    def __init__(self):
+        self.kept = None
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        self.kept = next(x for x in inputs if x is not self)
+        return getattr(ufunc, method)(*[5 if x is self else x for x in inputs])
+
+
+def test_a_claimed_view_used_otherwise_stays_a_plain_array(root, monkeypatch):
+    """An operand numpy hands the in-place call to: it gets a plain ndarray (the claim
+    filled first), the array it returns is what is stored; kept beyond the statement and
+    used in place later, that array still stores exact bytes."""
+    monkeypatch.setattr(live, "CLAIM_MIN", 1)
+    array = committed(root, shape=(40 * BLK,), dtype="i4")
+    array[:] = np.arange(40 * BLK)
+    transaction.commit()
+    claims = Claims(monkeypatch)
+    right = OwnUfuncs()
+    array[BLK : 20 * BLK] += right
+    expected = np.arange(40 * BLK, dtype="i4")
+    expected[BLK : 20 * BLK] += 5
+    assert claims.made == [("filled", 4, 79)] and array[:].tobytes() == expected.tobytes()
+    kept = right.kept
+    assert type(kept) is np.ndarray
+    kept *= 2  # the same memory as array[BLK : 20 * BLK]
+    expected[BLK : 20 * BLK] *= 2
+    assert claims.made == [("filled", 4, 79)]
+    transaction.commit()
+    assert array[:].tobytes() == expected.tobytes()
+
+
+def test_an_operand_reading_the_claimed_blocks_gets_filled_blocks(root, monkeypatch):
+    """``A[i:j] += A[k:l]`` overlapping: the fused path would hide the old bytes from the
+    operand, so the claim fills its extents first; numpy's overlap rules give the bytes."""
+    monkeypatch.setattr(live, "CLAIM_MIN", 1)
+    array = committed(root, shape=(40 * BLK,), dtype="i4")
+    reference = np.arange(40 * BLK, dtype="i4") * 3
+    array[:] = reference
+    transaction.commit()
+    claims = Claims(monkeypatch)
+    array[0 : 20 * BLK] += array[10 * BLK + 3 : 30 * BLK + 3]
+    reference[0 : 20 * BLK] += reference[10 * BLK + 3 : 30 * BLK + 3]
+    assert claims.made == [("filled", 0, 79)]
+    held = array[:]  # not an augmented assignment: no claim, a plain ndarray
+    np.multiply(held, 2, out=held)
+    reference *= 2
+    assert type(held) is np.ndarray and claims.made == [("filled", 0, 79)]
+    transaction.commit()
+    assert array[:].tobytes() == reference.tobytes()
 
 
 def test_setitem_shows_in_existing_views(root):

@@ -283,10 +283,13 @@ class ZBigArray(Persistent):
             and (result.flags.c_contiguous or result.flags.f_contiguous)
             and live.in_augmented_assignment(sys._getframe(1))
         ):
-            # ``A[i:j] op= v``: the view is written whole and stored back at once.
+            # ``A[i:j] op= v``: the view is written whole and stored back at once; its
+            # in-place ufunc call claims the blocks (see live.ClaimedView).
             region = self._region(create=False)
             if region is not None and live.owner_of(result) is not None:
-                region.claim(result.ctypes.data - region.address, result.nbytes)
+                return live.claimed_view(
+                    result, region, result.ctypes.data - region.address,
+                    lambda: self._region(create=False) is region)
         return result
 
     def _basic(self, split: tuple[list[Any], int]) -> Any:

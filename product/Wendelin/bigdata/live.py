@@ -26,13 +26,20 @@ Written pages are found with the ``PAGEMAP_SCAN`` ioctl where the kernel has it
 (Linux 6.7+; it also tells the shared zero page apart), else by reading pagemap entries.
 
 *Claims* (``A[i:j] op= v``, an augmented assignment on a contiguous view): Python
-guarantees the view it reads is written whole and stored back, so the blocks it spans
-get new blob extents of this transaction at once, holding their current bytes and
-mapped ``MAP_SHARED``: the in-place operation writes straight into the new blobs, with
-no copy-on-write fault per 4 KiB page, no anonymous memory and nothing left to copy at
-commit. The claim ends at the assignment (or the next flush or sync), when the blocks
-are mapped private again; a claim whose assignment never came (the right-hand side
-raised) gives back, at its end, the old entries of the blocks whose bytes did not change.
+guarantees the view it reads is written whole and stored back, so ``__getitem__`` returns
+it as a :class:`ClaimedView` and numpy's in-place call ``ufunc(v, x, out=(v,))`` claims
+the blocks it spans, fused with the operation: the ufunc reads ``v`` from a private
+mapping of the old bytes and its output goes, by chunks of :data:`REWRITE_CHUNK`, into
+new blob extents of this transaction (``pwrite``; the bytes of the first and last block
+outside the view are copied from the old ones), which the region then maps: one pass, no
+copy first, no copy-on-write fault, no anonymous memory, nothing left to copy at commit;
+if the ufunc raises, nothing changed. Order F views and generalised ufuncs write
+through new extents mapped ``MAP_SHARED`` instead. An operand that may read the claimed
+blocks, or brings its own ``__array_ufunc__``, or any other in-place call, gets the
+extents filled with the old bytes first (mapped shared until the assignment, or the next
+flush or sync; a claim whose assignment never came gives back, at its end, the old
+entries of the blocks whose bytes did not change). Every other use of the view is that
+of a plain ndarray over still unchanged memory.
 
 Limits (Linux only; elsewhere views are read-only copies): a page whose anonymous copy
 is shared with a forked child looks clean to pagemap, so do not ``fork`` with
@@ -240,6 +247,195 @@ class _Claim:
         self.finished = False
 
 
+class _OldBytes:
+    """A private mapping of the bytes ``[start, start + length)`` of a file as they were
+    before a fused claim; unmapped when the last reference goes."""
+
+    def __init__(self, start: int, length: int) -> None:
+        self.start, self.length = start, length
+        self.address = _mmap(None, length, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
+
+    def __del__(self) -> None:
+        if getattr(self, "address", None):
+            _libc.munmap(self.address, self.length)
+            self.address = 0
+
+    def copy_to(self, base: int, begin: int, stop: int) -> None:
+        """Copy file bytes ``[begin, stop)`` to ``base + begin``."""
+        if stop > begin:
+            ctypes.memmove(base + begin, self.address + begin - self.start, stop - begin)
+
+    def bytes(self, begin: int, stop: int) -> memoryview:
+        """File bytes ``[begin, stop)`` as they were."""
+        raw = (ctypes.c_char * (stop - begin)).from_address(self.address + begin - self.start)
+        raw._wendelin_old = self  # type: ignore[attr-defined]  # keeps the mapping alive
+        return memoryview(raw).cast("B")
+
+    def like(self, view: np.ndarray, start: int) -> np.ndarray:
+        """A read-only ndarray shaped as ``view`` over the old bytes from file offset ``start``."""
+        raw = (ctypes.c_char * self.length).from_address(self.address)
+        raw._wendelin_old = self  # type: ignore[attr-defined]  # keeps the mapping alive
+        result = np.ndarray(view.shape, view.dtype, memoryview(raw).cast("B"),
+                            start - self.start, view.strides)
+        result.flags.writeable = False
+        return result
+
+
+def _bounds(value: np.ndarray) -> tuple[int, int]:
+    """``[low, high)`` addresses of the memory an ndarray spans."""
+    low = high = value.ctypes.data
+    for size, stride in zip(value.shape, value.strides, strict=True):
+        if stride < 0:
+            low += stride * (size - 1)
+        else:
+            high += stride * (size - 1)
+    return low, high + value.itemsize
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with a :class:`ClaimedView` seen as a plain ndarray (lists and tuples too)."""
+    if isinstance(value, ClaimedView):
+        return value.view(np.ndarray)
+    if isinstance(value, (list, tuple)) and any(isinstance(v, ClaimedView) for v in value):
+        return type(value)(_plain(v) for v in value)
+    return value
+
+
+class ClaimedView(np.ndarray):
+    """The view an augmented assignment ``A[i:j] op= x`` reads (contiguous, its bytes
+    still mapped private and unchanged).
+
+    The in-place ufunc call numpy makes for it, ``ufunc(v, x, out=(v,))``, claims the
+    blocks then (:meth:`Region.claim`, fused): it reads ``v`` from a private mapping of
+    the old bytes and writes ``out`` into the new shared extents, one pass with no copy
+    first, and returns a plain ndarray of the new bytes for the assignment to store.
+    Every other use is that of a plain ndarray (the bytes were never moved), and the
+    fast path is taken once at most, by the object ``__getitem__`` returned.
+    """
+
+    _wendelin_claim: tuple[Region, int, Any] | None = None
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self._wendelin_claim = None  # slices, copies and reshapes are plain arrays
+
+    def __array_function__(self, func, types, args, kwargs):
+        self._wendelin_claim = None
+        return func(*_plain(args), **{k: _plain(v) for k, v in kwargs.items()})
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        pending, self._wendelin_claim = self._wendelin_claim, None
+        out = kwargs.get("out")
+        if out is not None:
+            kwargs["out"] = _plain(out)
+        if pending is not None and method == "__call__" and out is not None and (
+                len(out) == 1 and out[0] is self and ufunc.nout == 1):
+            region, start, valid = pending
+            if (any(x is self for x in inputs) and "where" not in kwargs and valid()
+                    and not any(_overrides(x) for x in inputs if x is not self)
+                    and start + self.nbytes <= region.file.size
+                    and not any(_touches(region, x, start, self.nbytes)
+                                for x in inputs if x is not self)):
+                return _fused(region, start, self, ufunc, inputs, kwargs)
+            region.claim(start, self.nbytes)  # other in-place calls: today's filled claim
+        return getattr(ufunc, method)(*_plain(inputs), **kwargs)
+
+
+def _overrides(value: Any) -> bool:
+    """True when ``value`` brings its own ``__array_ufunc__`` (it might not write ``out``)."""
+    override = getattr(type(value), "__array_ufunc__", np.ndarray.__array_ufunc__)
+    return override is not np.ndarray.__array_ufunc__ and not isinstance(value, ClaimedView)
+
+
+def _touches(region: Region, value: Any, start: int, nbytes: int) -> bool:
+    """True when ``value`` (an operand) may read the blocks a claim of ``[start, start +
+    nbytes)`` maps anew (anything not a number or an ndarray is made one to look)."""
+    if isinstance(value, (int, float, complex, bool, np.generic)):
+        return False
+    try:
+        array = value if isinstance(value, np.ndarray) else np.asarray(value)
+    except Exception:
+        return True
+    if not array.size:
+        return False
+    blksize = region.blksize
+    low = region.address + start // blksize * blksize
+    high = region.address + -(-(start + nbytes) // blksize) * blksize
+    a, b = _bounds(array)
+    return a < high and b > low
+
+
+#: Bytes of result computed per ``pwrite`` in the fused path (stays in the CPU's caches).
+REWRITE_CHUNK = 4 * 1024**2
+
+
+def _fused(region: Region, start: int, view: ClaimedView, ufunc, inputs, kwargs) -> np.ndarray:
+    """Claim fused with the in-place ufunc: one pass reads the old bytes, writes the new."""
+    operands = [x if x is view or isinstance(x, (int, float, complex, bool, np.generic))
+                else np.asarray(_plain(x)) for x in inputs]
+    shapes = [x.shape for x in operands if x is not view and isinstance(x, np.ndarray)]
+    try:
+        fits = np.broadcast_shapes(view.shape, *shapes) == view.shape
+    except ValueError:
+        fits = False  # the call below raises numpy's own error (and puts the bytes back)
+    rowbytes = view.nbytes // view.shape[0]
+    if (fits and ufunc.signature is None and view.flags.c_contiguous
+            and rowbytes <= REWRITE_CHUNK):
+        options = {k: v for k, v in kwargs.items() if k != "out"}
+        if region.rewrite(start, view.nbytes, lambda old, write: _compute_rows(
+                old.like(view, start), view, operands, ufunc, options, start, write)):
+            return view.view(np.ndarray)
+    return _fused_shared(region, start, view, ufunc, inputs, kwargs)
+
+
+def _compute_rows(old: np.ndarray, view: np.ndarray, operands: list[Any], ufunc,
+                  options: dict[str, Any], start: int, write) -> None:
+    """Run ``ufunc`` over ``old`` (standing for ``view``) by major-axis chunks into one
+    small buffer, handing each chunk's bytes to ``write``."""
+    count = view.shape[0]
+    rowbytes = view.nbytes // count
+    rows = max(1, REWRITE_CHUNK // rowbytes)
+    buffer = np.empty((min(rows, count), *view.shape[1:]), dtype=view.dtype)
+
+    def part(x: Any, low: int, high: int) -> Any:
+        if x is view:
+            return old[low:high]
+        if isinstance(x, np.ndarray) and x.ndim == view.ndim and x.shape[0] != 1:
+            return x[low:high]
+        return x  # broadcast over every chunk alike
+
+    for low in range(0, count, rows):
+        high = min(count, low + rows)
+        out = buffer[: high - low]
+        ufunc(*[part(x, low, high) for x in operands], out=(out,), **options)
+        write(start + low * rowbytes, out.data.cast("B"))
+
+
+def _fused_shared(region: Region, start: int, view: ClaimedView, ufunc, inputs,
+                  kwargs) -> np.ndarray:
+    """The fused claim for the other in-place calls (order F, generalised ufuncs): new
+    extents mapped shared, holding only the bytes around the view, are the output."""
+    old_bytes = region.claim(start, view.nbytes, fused=True)
+    new = view.view(np.ndarray)
+    kwargs["out"] = (new,)
+    if old_bytes is None:
+        return ufunc(*_plain(inputs), **kwargs)
+    old = old_bytes.like(view, start)
+    try:
+        ufunc(*[old if x is view else _plain(x) for x in inputs], **kwargs)
+    except BaseException:
+        np.copyto(new, old, casting="unsafe")  # not written after all: the old bytes back
+        raise
+    return new
+
+
+def claimed_view(result: np.ndarray, region: Region, start: int, valid) -> np.ndarray:
+    """``result`` as the :class:`ClaimedView` of an augmented assignment; ``valid()`` says
+    at the operation whether ``region`` still is the array's."""
+    view = result.view(ClaimedView)
+    view._wendelin_claim = (region, start, valid)
+    return view
+
+
 class ViewOwner:
     """Kept alive by every view's buffer; the region knows views exist while it lives."""
 
@@ -323,6 +519,12 @@ class Region:
                 del self.keys[index]
         for index, entry in self.file._blocks.items(first, last):
             self.keys[index] = _key(entry)
+        self._map_blocks(self.address, first, last)
+
+    def _map_blocks(self, base: int, first: int, last: int) -> None:
+        """Map the stored blocks of ``[first, last]`` private, block ``k`` at ``base + k *
+        blksize`` (holes stay as they are)."""
+        blksize = self.blksize
         run = None  # [block, path, file offset, length]
         for index, path, offset, length in self.file.block_files(first, last):
             if (
@@ -332,17 +534,17 @@ class Region:
                 run[3] += length
                 continue
             if run is not None:
-                self._map_file(*run)
+                self._map_file(base, *run)
             run = [index, path, offset, length]
         if run is not None:
-            self._map_file(*run)
+            self._map_file(base, *run)
 
-    def _map_file(self, block: int, path: str, offset: int, length: int) -> None:
+    def _map_file(self, base: int, block: int, path: str, offset: int, length: int) -> None:
         pages = -(-length // PAGESIZE) * PAGESIZE
         fd = os.open(path, os.O_RDONLY)
         try:
             _mmap(
-                self.address + block * self.blksize, pages,
+                base + block * self.blksize, pages,
                 MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, offset,
             )
         finally:
@@ -358,31 +560,42 @@ class Region:
         return (_written_blocks(start, end, self.blksize) + first).tolist()
 
     # -- claims -------------------------------------------------------------------------
-    def claim(self, start: int, nbytes: int) -> None:
+    def claim(self, start: int, nbytes: int, fused: bool = False) -> _OldBytes | None:
         """Before an in-place operation that writes every byte of ``[start, start +
-        nbytes)``: give the blocks it spans new extents holding their bytes, mapped shared."""
+        nbytes)``: give the blocks it spans new extents, mapped shared, holding their bytes.
+
+        ``fused``: the new extents get only the bytes outside ``[start, start + nbytes)``;
+        the caller writes that range from the returned private mapping of the old bytes
+        (one pass, see :class:`ClaimedView`), which stays mapped while it is referenced."""
         blksize, bigfile = self.blksize, self.file
         first = start // blksize
         last = min((start + nbytes - 1) // blksize, self.exposed - 1)
         end = min((last + 1) * blksize, bigfile.size)
         if last < first or end <= first * blksize:
-            return
+            return None
         self.flush(first, last)  # earlier writes of these blocks reach the file first
         bigfile.begin_rewrite(first * blksize, end)
+        old = None
+        if fused:
+            old = _OldBytes(first * blksize, (last - first + 1) * blksize)
+            self._map_blocks(old.address - first * blksize, first, last)
         cap = bigfile._extent_blocks()
         for low in range(first, last + 1, cap):
             high = min(low + cap - 1, last)
             lo, hi = low * blksize, min((high + 1) * blksize, end)
             if hi > lo:
-                self._claim_extent(low, high, lo, hi)
+                self._claim_extent(low, high, lo, hi, old, (start, start + nbytes))
+        return old
 
-    def _claim_extent(self, low: int, high: int, lo: int, hi: int) -> None:
-        """Claim blocks ``[low, high]`` (bytes ``[lo, hi)``) as one new extent."""
+    def _claim_extent(self, low: int, high: int, lo: int, hi: int, old: _OldBytes | None,
+                      written: tuple[int, int]) -> None:
+        """Claim blocks ``[low, high]`` (bytes ``[lo, hi)``) as one new extent; with ``old``
+        only the bytes outside ``written`` are copied (from ``old``)."""
         bigfile = self.file
-        old = {index: bigfile._blocks.get(index) for index in range(low, high + 1)}
+        entries = {index: bigfile._blocks.get(index) for index in range(low, high + 1)}
         stored = {index: (path, offset, length)
                   for index, path, offset, length in bigfile.block_files(low, high)}
-        pieces = bigfile.segments(lo, hi)
+        pieces = bigfile.segments(lo, hi) if old is None else []
         fd, path = bigfile.working_file()
         if not reserve(fd, hi - lo):
             os.close(fd)
@@ -391,6 +604,10 @@ class Region:
         try:
             _mmap(self.address + lo, hi - lo, MAP_SHARED | MAP_FIXED, fd, 0)
             inode = os.fstat(fd).st_ino
+            if old is not None:
+                for begin, stop in ((lo, min(hi, written[0])), (max(lo, written[1]), hi)):
+                    if stop > begin:
+                        old.copy_to(self.address, begin, stop)
             at = self.address + lo
             for piece_path, offset, length in pieces:
                 if piece_path is not None:  # holes stay zeros in the new (reserved) file
@@ -414,8 +631,56 @@ class Region:
         moved = blob._p_blob_uncommitted
         if moved is None or os.stat(moved).st_ino != inode:
             self._map(low, high)  # the file was copied, not moved: writes must not go astray
+            if old is not None:  # and the copy lacks the written range: put the old bytes
+                old.copy_to(self.address, max(lo, written[0]), min(hi, written[1]))
             return
-        self.claims.append(_Claim(low, high, old, stored))
+        self.claims.append(_Claim(low, high, entries, stored))
+
+    def rewrite(self, start: int, nbytes: int, compute) -> bool:
+        """Give the blocks spanning ``[start, start + nbytes)`` new extents written in one
+        pass: ``compute(old, write)`` gets a private mapping of their old bytes and calls
+        ``write(offset, data)`` for every byte of the range (in order); the bytes around it
+        come from ``old``. Written with ``pwrite`` (no fault per page, no zeroed page
+        first); if ``compute`` raises nothing changed. False: nothing to rewrite."""
+        blksize, bigfile = self.blksize, self.file
+        first = start // blksize
+        last = min((start + nbytes - 1) // blksize, self.exposed - 1)
+        end = min((last + 1) * blksize, bigfile.size)
+        if last < first or end <= first * blksize or start + nbytes > end:
+            return False
+        self.flush(first, last)  # earlier writes of these blocks reach the file first
+        bigfile.begin_rewrite(first * blksize, end)
+        old = _OldBytes(first * blksize, (last - first + 1) * blksize)
+        self._map_blocks(old.address - first * blksize, first, last)
+        cap = bigfile._extent_blocks()
+        extents: list[tuple[int, int, int, int, int, str]] = []
+
+        def write(offset: int, data: memoryview) -> None:
+            for _low, _high, lo, hi, fd, _path in extents:
+                a, b = max(lo, offset), min(hi, offset + len(data))
+                while b > a:
+                    a += os.pwrite(fd, data[a - offset : b - offset], a - lo)
+
+        try:
+            for low in range(first, last + 1, cap):
+                high = min(low + cap - 1, last)
+                lo, hi = low * blksize, min((high + 1) * blksize, end)
+                if hi > lo:
+                    extents.append((low, high, lo, hi, *bigfile.working_file()))
+            for begin, stop in ((first * blksize, start), (start + nbytes, end)):
+                if stop > begin:
+                    write(begin, old.bytes(begin, stop))
+            compute(old, write)
+        except BaseException:
+            for *_, fd, path in extents:
+                os.close(fd)
+                os.unlink(path)
+            raise
+        for low, high, _lo, _hi, fd, path in extents:
+            os.close(fd)
+            bigfile.adopt_extent(low, high - low + 1, path)
+        self._map(first, last)
+        return True
 
     def finish_claims(self, first: int, last: int) -> None:
         """The assignment of the in-place operation came: its claimed blocks were written."""
