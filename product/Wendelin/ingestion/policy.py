@@ -23,19 +23,16 @@ from typing import Any
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
 from BTrees.OOBTree import OOBTree
-from zExceptions import BadRequest
 from ZPublisher import zpublish
 
 from ..analysis.documents import storage_directory
-from ..document.base import WendelinDocument
-from ..document.http import read_blocks
-from ..document.operation import OperationFailedError
-from ..errors import InvalidInputError, WendelinError
+from ..document.base import WendelinDocument, http_answer
+from ..errors import WendelinError
 from ..inputs import check_free_disk
 from ..locks import serialise_transaction
 from ..permissions import ModifyPortalContent, View
-from .fluentd import IngestionFormatError, iter_entries, iter_whole_objects
-from .replay import AppliedRequests, request_id_of
+from .fluentd import iter_entries, iter_whole_objects
+from .replay import AppliedRequests
 
 FORMATS = ("fluentd", "raw")
 BLOCK = 1 << 20
@@ -44,42 +41,6 @@ STREAM_MODULE = "data_stream_module"
 
 class IngestionPolicyError(WendelinError, ValueError):
     """A policy that cannot ingest: unknown format, missing transform, bad reference."""
-
-
-def _form_bytes(value: str, charset: str) -> bytes:
-    """The bytes a client sent for a text form field.
-
-    Zope decodes field values with the request's charset and ``surrogateescape``, so
-    encoding them back the same way gives the exact bytes, binary msgpack included.
-    """
-    try:
-        return value.encode(charset, "surrogateescape")
-    except (UnicodeEncodeError, LookupError) as error:
-        raise IngestionFormatError(f"data_chunk cannot be read back as bytes: {error}") from None
-
-
-def _body_length(request: Any) -> int:
-    """The body's announced length (0 when unknown), for the free-disk quota."""
-    try:
-        return max(int(request.get("CONTENT_LENGTH") or 0), 0)
-    except ValueError:
-        return 0
-
-
-def _body_chunks(request: Any) -> Iterator[bytes]:
-    """The request body in blocks; ``data_chunk`` form field for older fluentd."""
-    form_chunk = request.form.get("data_chunk")
-    if form_chunk is not None:
-        if hasattr(form_chunk, "read"):  # a multipart file upload
-            yield from read_blocks(form_chunk, BLOCK)
-        elif isinstance(form_chunk, str):
-            yield _form_bytes(form_chunk, getattr(request, "charset", None) or "utf-8")
-        else:
-            yield bytes(form_chunk)
-        return
-    body = request.get("BODYFILE")
-    if body is not None:
-        yield from read_blocks(body, BLOCK)
 
 
 class IngestionPolicy(WendelinDocument):
@@ -166,9 +127,8 @@ class IngestionPolicy(WendelinDocument):
             self._streams[tag] = stream.getId()
         return stream
 
-    def _append(self, stream: Any, request: Any) -> int:
+    def _append(self, stream: Any, chunks: Iterator[bytes]) -> int:
         """Append the body in this policy's format; return the bytes appended."""
-        chunks = _body_chunks(request)
         if self.data_format == "raw":
             pieces: Any = iter_whole_objects(chunks) if self.strict_msgpack else chunks
         elif self.data_format == "fluentd":
@@ -209,30 +169,29 @@ class IngestionPolicy(WendelinDocument):
     @security.protected(ModifyPortalContent)
     @zpublish(methods="POST")
     def ingest(self, REQUEST, reference: str | None = None):
-        """Append the posted body to the tag's Data Stream (fluentd's HTTP output)."""
-        tag = reference or REQUEST.form.get("reference")
-        if not tag or not isinstance(tag, str):
-            raise BadRequest("ingest needs a 'reference' (the tag) in the query string")
-        try:
-            request_id = request_id_of(REQUEST)
-        except InvalidInputError as error:
-            raise BadRequest(str(error)) from None
+        """Append the posted body to the tag's Data Stream (fluentd's HTTP output; the
+        edge's handler reads the request, ``http/ingest.py``)."""
+        return http_answer(self, REQUEST, "ingest")
+
+    security.declarePrivate("ingestChunks")
+
+    def ingestChunks(self, tag: str, chunks: Iterator[bytes], request_id: str | None,
+                     announced: int) -> bool:
+        """Append ``chunks`` in this policy's format to ``tag``'s stream, once per
+        ``request_id``; False when an earlier try with that id was applied (a replay).
+
+        ``announced`` is the body's announced length, checked against the free-disk quota.
+        """
         serialise_transaction(("ingest", self.getPhysicalPath(), tag))
         if request_id is not None and self._was_applied(tag, request_id):
-            REQUEST.RESPONSE.setStatus(204)
-            REQUEST.RESPONSE.setHeader("Idempotency-Replayed", "true")
-            return ""  # applied by an earlier try whose answer was lost: same answer
-        check_free_disk(storage_directory(self), _body_length(REQUEST), f"ingesting into {tag!r}")
+            return False  # applied by an earlier try whose answer was lost: same answer
+        check_free_disk(storage_directory(self), announced, f"ingesting into {tag!r}")
         stream = self._stream_for(tag)
-        try:
-            self._append(stream, REQUEST)
-            self._transform(stream, tag)
-        except (IngestionFormatError, IngestionPolicyError, OperationFailedError) as error:
-            raise BadRequest(str(error)) from None
+        self._append(stream, chunks)
+        self._transform(stream, tag)
         if request_id is not None:
             self._record_applied(tag, request_id)
-        REQUEST.RESPONSE.setStatus(204)
-        return ""
+        return True
 
     def _was_applied(self, tag: str, request_id: str) -> bool:
         """Whether a committed request with this id already appended to ``tag``."""
@@ -267,7 +226,7 @@ class IngestionPolicy(WendelinDocument):
                     "url": stream.absolute_url(),
                     "size": stream.getSize(),
                 }
-        if REQUEST is not None:
+        if REQUEST is not None:  # published: a JSON answer
             REQUEST.RESPONSE.setHeader("Content-Type", "application/json")
         return json.dumps(status)
 
