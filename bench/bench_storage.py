@@ -14,9 +14,10 @@ Each figure is the median over ``--repeat`` interleaved rounds (baseline, then o
 - reduce_ratio:        ``numpy.load(mmap_mode='r').sum()`` / ``A[:].sum()`` (goal >= 0.9)
 - inplace_ratio:       ``m = numpy.load(mmap_mode='r+'); m *= 2; m.flush()`` / ZBigArray
   ``A[:] *= 2`` + commit, on the same data (goal >= 0.8). The augmented assignment claims
-  the blocks: new blob files holding their bytes, mapped shared, written in place by
-  numpy (the old blobs stay, copy on write at block level); the memmap writes its own
-  file in place and ``flush()`` waits for the disk, ZODB does not fsync blob files.
+  the blocks, fused with numpy's in-place multiply: one pass reads the old blobs and
+  writes the products, by chunks, into new blob files (the old blobs stay, copy on write
+  at block level); the memmap writes its own file in place and ``flush()`` waits for
+  the disk, ZODB does not fsync blob files.
   inplace_cow_ratio is ``v = A[:]; np.multiply(v, 2, out=v)`` + commit: a view written
   by other means copies each written 4 KiB page on write (anonymous memory) and commit
   writes the dirty blocks to new blob files. ``*_peak_rss_anon_over_baseline`` is the
