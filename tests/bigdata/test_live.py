@@ -408,24 +408,37 @@ def test_a_claimed_view_used_otherwise_stays_a_plain_array(root, monkeypatch):
     assert array[:].tobytes() == expected.tobytes()
 
 
-def test_an_operand_reading_the_claimed_blocks_gets_filled_blocks(root, monkeypatch):
-    """``A[i:j] += A[k:l]`` overlapping: the fused path would hide the old bytes from the
-    operand, so the claim fills its extents first; numpy's overlap rules give the bytes."""
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_an_operand_reading_the_claimed_blocks(root, monkeypatch, order):
+    """``A[i:j] += A[k:l]`` overlapping and ``A[i:j] -= A[m]`` (i <= m < j): numpy's rule
+    for overlap (as if the operand were copied first) gives the bytes. Order C rewrites
+    (the region keeps the old bytes until the end); order F, whose fused path maps the
+    new extents at once, fills them first."""
     monkeypatch.setattr(live, "CLAIM_MIN", 1)
-    array = committed(root, shape=(40 * BLK,), dtype="i4")
-    reference = np.arange(40 * BLK, dtype="i4") * 3
+    rows, cols = 8, 5 * BLK
+    array = committed(root, shape=(rows, cols) if order == "C" else (cols, rows),
+                      dtype="i4", order=order)
+    reference = np.arange(rows * cols, dtype="i4").reshape(rows, cols) * 3
+    if order == "F":
+        reference = reference.T  # order F: the major axis is the last
     array[:] = reference
     transaction.commit()
     claims = Claims(monkeypatch)
-    array[0 : 20 * BLK] += array[10 * BLK + 3 : 30 * BLK + 3]
-    reference[0 : 20 * BLK] += reference[10 * BLK + 3 : 30 * BLK + 3]
-    assert claims.made == [("filled", 0, 79)]
+    first, other = (slice(0, 4), slice(2, 6)) if order == "C" else (
+        (slice(None), slice(0, 4)), (slice(None), slice(2, 6)))
+    row = 2 if order == "C" else (slice(None), slice(2, 3))  # inside the claimed blocks
+    array[first] += array[other]
+    reference[first] += reference[other]
+    array[first] -= array[row]
+    reference[first] -= reference[row]
+    how = "rewrite" if order == "C" else "filled"
+    assert [made[0] for made in claims.made] == [how, how]
     held = array[:]  # not an augmented assignment: no claim, a plain ndarray
     np.multiply(held, 2, out=held)
     reference *= 2
-    assert type(held) is np.ndarray and claims.made == [("filled", 0, 79)]
+    assert type(held) is np.ndarray and len(claims.made) == 2
     transaction.commit()
-    assert array[:].tobytes() == reference.tobytes()
+    assert array[:].tobytes(order="A") == reference.tobytes(order="A")
 
 
 def test_setitem_shows_in_existing_views(root):

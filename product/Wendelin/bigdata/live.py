@@ -33,13 +33,14 @@ mapping of the old bytes and its output goes, by chunks of :data:`REWRITE_CHUNK`
 new blob extents of this transaction (``pwrite``; the bytes of the first and last block
 outside the view are copied from the old ones), which the region then maps: one pass, no
 copy first, no copy-on-write fault, no anonymous memory, nothing left to copy at commit;
-if the ufunc raises, nothing changed. Order F views and generalised ufuncs write
-through new extents mapped ``MAP_SHARED`` instead. An operand that may read the claimed
-blocks, or brings its own ``__array_ufunc__``, or any other in-place call, gets the
-extents filled with the old bytes first (mapped shared until the assignment, or the next
-flush or sync; a claim whose assignment never came gives back, at its end, the old
-entries of the blocks whose bytes did not change). Every other use of the view is that
-of a plain ndarray over still unchanged memory.
+if the ufunc raises, nothing changed; an operand reading the claimed blocks reads them
+unchanged (numpy's overlap rule). Order F views and generalised ufuncs write through new
+extents mapped ``MAP_SHARED`` instead. When that path would hide the old bytes from an
+operand, or an operand brings its own ``__array_ufunc__``, or for any other in-place
+call, the claim fills the extents with the old bytes first (mapped shared until the
+assignment, or the next flush or sync; a claim whose assignment never came gives back,
+at its end, the old entries of the blocks whose bytes did not change). Every other use
+of the view is that of a plain ndarray over still unchanged memory.
 
 Limits (Linux only; elsewhere views are read-only copies): a page whose anonymous copy
 is shared with a forked child looks clean to pagemap, so do not ``fork`` with
@@ -332,11 +333,13 @@ class ClaimedView(np.ndarray):
             region, start, valid = pending
             if (any(x is self for x in inputs) and "where" not in kwargs and valid()
                     and not any(_overrides(x) for x in inputs if x is not self)
-                    and start + self.nbytes <= region.file.size
-                    and not any(_touches(region, x, start, self.nbytes)
-                                for x in inputs if x is not self)):
-                return _fused(region, start, self, ufunc, inputs, kwargs)
-            region.claim(start, self.nbytes)  # other in-place calls: today's filled claim
+                    and start + self.nbytes <= region.file.size):
+                touching = any(_touches(region, x, start, self.nbytes)
+                               for x in inputs if x is not self)
+                result = _fused(region, start, self, ufunc, inputs, kwargs, touching)
+                if result is not None:
+                    return result
+            region.claim(start, self.nbytes)  # other in-place calls: the filled claim
         return getattr(ufunc, method)(*_plain(inputs), **kwargs)
 
 
@@ -368,8 +371,12 @@ def _touches(region: Region, value: Any, start: int, nbytes: int) -> bool:
 REWRITE_CHUNK = 4 * 1024**2
 
 
-def _fused(region: Region, start: int, view: ClaimedView, ufunc, inputs, kwargs) -> np.ndarray:
-    """Claim fused with the in-place ufunc: one pass reads the old bytes, writes the new."""
+def _fused(region: Region, start: int, view: ClaimedView, ufunc, inputs, kwargs,
+           touching: bool) -> np.ndarray | None:
+    """Claim fused with the in-place ufunc: one pass reads the old bytes, writes the new.
+    An operand ``touching`` the claimed blocks reads them from the region, unchanged
+    until the end of a rewrite (numpy's rule for overlap: as if copied first); the shared
+    path would hide them, so it is not taken then (None: not done)."""
     operands = [x if x is view or isinstance(x, (int, float, complex, bool, np.generic))
                 else np.asarray(_plain(x)) for x in inputs]
     shapes = [x.shape for x in operands if x is not view and isinstance(x, np.ndarray)]
@@ -384,6 +391,8 @@ def _fused(region: Region, start: int, view: ClaimedView, ufunc, inputs, kwargs)
         if region.rewrite(start, view.nbytes, lambda old, write: _compute_rows(
                 old.like(view, start), view, operands, ufunc, options, start, write)):
             return view.view(np.ndarray)
+    if touching:
+        return None
     return _fused_shared(region, start, view, ufunc, inputs, kwargs)
 
 
