@@ -73,7 +73,7 @@ def on_start(event: Any) -> None:
 
     Nothing may be raised here (Zope's publisher cannot answer an error yet). A body sent
     without a Content-Type (``curl -T``) is raw bytes, not form fields."""
-    from .document.http import default_body_type
+    from .http.responses import default_body_type
 
     default_body_type(event.request)
     if _method(event.request) in SAFE_METHODS:
@@ -347,6 +347,28 @@ class ErrorView:
 
 
 # -- WSGI ------------------------------------------------------------------------------------
+class HeadGuard:
+    """WSGI middleware: an answer to HEAD has headers only (RFC 9110), whatever the app
+    returned (an error page, a script's output). A body left on a kept-alive connection
+    would be read by the client as the start of the next answer."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        body = self.app(environ, start_response)
+        if str(environ.get("REQUEST_METHOD", "")).upper() != "HEAD":
+            return body
+        try:
+            for _chunk in body:  # run the app's iterable to its end (it may do work)
+                pass
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        return []
+
+
 class InputGuard:
     """WSGI middleware: a path or query that is not UTF-8 is a 400 before Zope decodes it."""
 

@@ -110,10 +110,11 @@ def make_app(zope_conf: str | Path):
     from Zope2.Startup.run import make_wsgi_app
     from ZPublisher.httpexceptions import HTTPExceptionHandler
 
-    from .edge import InputGuard
+    from .edge import HeadGuard, InputGuard
     from .uploads_wsgi import SpooledUploads
 
-    return InputGuard(SpooledUploads(HTTPExceptionHandler(make_wsgi_app({}, str(zope_conf)))))
+    zope = HTTPExceptionHandler(make_wsgi_app({}, str(zope_conf)))
+    return HeadGuard(InputGuard(SpooledUploads(zope)))
 
 
 def prepare_site(settings: Settings, attempts: int = 5) -> str:

@@ -98,3 +98,29 @@ def test_data_survives_a_restart(make_server):
     front = admin.get(srv.url).text
     count = front.split('data-module="data_notebook_module"', 1)[1].split('class="count">', 1)[1]
     assert count.startswith("2<")  # the shipped tutorial notebook and this one
+
+
+def test_head_answers_carry_no_body_on_a_kept_alive_connection(admin, server):
+    """A HEAD refused with an error page (a script, a missing id) sends headers only: the
+    next answer on the same connection starts with its status line, not the page."""
+    import base64
+    import socket
+    from urllib.parse import urlsplit
+
+    stream = server.create("data_stream_module", reference="head-keepalive")
+    url = urlsplit(stream["url"])
+    auth = base64.b64encode(b"zope:" + server.env["WENDELIN_ADMIN_PASSWORD"].encode()).decode()
+    paths = [f"{url.path}/DataStream_appendCsvToArray", f"{url.path}/no-such-thing", url.path]
+    with socket.create_connection((url.hostname, url.port), timeout=30) as connection:
+        reader = connection.makefile("rb")
+        for method, path in [("HEAD", p) for p in paths] + [("GET", url.path)]:
+            connection.sendall(f"{method} {path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+                               f"Authorization: Basic {auth}\r\n\r\n".encode())
+            status = reader.readline()
+            assert status.startswith(b"HTTP/1.1 "), (method, path, status[:80])
+            length = 0
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            if method == "GET":
+                assert reader.read(length) == b""  # the empty stream's bytes
