@@ -254,7 +254,7 @@ def test_default_body_type_keeps_a_typeless_put_body_raw() -> None:
     parses a typeless PUT body as form fields (400 above the form memory limit)."""
     import io
 
-    from Products.Wendelin.document.http import DEFAULTED_BODY_TYPE, default_body_type
+    from Products.Wendelin.http.responses import DEFAULTED_BODY_TYPE, default_body_type
     from ZPublisher.HTTPRequest import HTTPRequest
     from ZPublisher.HTTPResponse import HTTPResponse
 

@@ -12,7 +12,7 @@ from ZPublisher import zpublish
 from ..errors import WendelinError
 from ..permissions import ModifyPortalContent, View
 from .base import WendelinDocument, http_answer
-from .http import check_content_type
+from .content import check_content_type
 
 FORMAT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 

@@ -22,7 +22,7 @@ from ..bigdata.mapping import map_range
 from ..inputs import check_free_disk
 from ..permissions import ModifyPortalContent, View
 from .base import WendelinDocument, activate, http_answer
-from .http import check_content_type
+from .content import check_content_type
 from .scripts import run_skin_script, skin_script
 
 #: Block size of streams: an append after a commit copies at most one block (it is what

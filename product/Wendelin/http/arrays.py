@@ -17,9 +17,9 @@ from zExceptions import NotFound
 from ZPublisher.HTTPRequest import record
 
 from ..document.array import check_names, dtype_header
-from ..document.http import ranged_answer
 from ..errors import InvalidInputError
 from ..inputs import as_int
+from .responses import ranged_answer
 
 
 class ArrayAnswer:

@@ -6,7 +6,7 @@ from typing import Any
 
 from zExceptions import NotFound
 
-from ..document.http import serve_inert
+from .responses import serve_inert
 
 
 class ImageAnswer:

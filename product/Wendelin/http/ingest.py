@@ -14,7 +14,7 @@ from typing import Any
 
 from zExceptions import BadRequest
 
-from ..document.http import read_blocks
+from ..document.content import read_blocks
 from ..document.operation import OperationFailedError
 from ..errors import InvalidInputError
 from ..ingestion.fluentd import IngestionFormatError

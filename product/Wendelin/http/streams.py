@@ -13,14 +13,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..document.http import (
-    DEFAULTED_BODY_TYPE,
-    copy_request_body,
-    parse_content_range,
-    ranged_answer,
-)
+from ..document.content import copy_request_body
 from ..errors import InvalidInputError, RangeNotSatisfiableError
 from ..uploads_wsgi import SPOOLED_BODY
+from .responses import DEFAULTED_BODY_TYPE, parse_content_range, ranged_answer
 
 
 class StreamAnswer:

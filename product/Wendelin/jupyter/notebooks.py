@@ -18,7 +18,7 @@ from AccessControl import Unauthorized
 from AccessControl.SecurityManagement import getSecurityManager
 from zExceptions import BadRequest, NotFound
 
-from ..document.http import copy_request_body
+from ..document.content import copy_request_body
 from ..document.ipynb import check_ipynb
 from ..errors import (
     InvalidInputError,

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..analysis.documents import storage_directory
 from ..document.base import find_by_reference
-from ..document.http import copy_blocks
+from ..document.content import copy_blocks
 from ..inputs import check_free_disk
 from ..uploads_wsgi import spooled_for
 from .audio import AudioError, audio_info, sniff_content_type
