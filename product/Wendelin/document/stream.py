@@ -21,7 +21,7 @@ from ..bigdata.errors import BigFileError
 from ..bigdata.mapping import map_range
 from ..inputs import check_free_disk
 from ..permissions import ModifyPortalContent, View
-from .base import WendelinDocument, activate, http_answer
+from .base import WendelinDocument, activate, find_by_reference, http_answer
 from .content import check_content_type
 from .scripts import run_skin_script, skin_script
 
@@ -159,8 +159,7 @@ class _StreamPipelineMixin:
         if data_array_reference:
             # Made here, once: parallel chunks creating it would each make their own.
             portal = self.getPortalObject()
-            if portal.portal_catalog.getResultValue(portal_type="Data Array",
-                                                    reference=data_array_reference) is None:
+            if find_by_reference(portal, data_array_reference, "Data Array") is None:
                 portal.data_array_module.newContent(portal_type="Data Array",
                                                     reference=data_array_reference)
         if as_int("parallelize", parallelize or 0, minimum=0):

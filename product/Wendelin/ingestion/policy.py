@@ -26,7 +26,7 @@ from BTrees.OOBTree import OOBTree
 from ZPublisher import zpublish
 
 from ..analysis.documents import storage_directory
-from ..document.base import WendelinDocument, http_answer
+from ..document.base import WendelinDocument, find_by_reference, http_answer
 from ..errors import WendelinError
 from ..inputs import check_free_disk
 from ..locks import serialise_transaction
@@ -113,10 +113,7 @@ class IngestionPolicy(WendelinDocument):
             # retried, finding the ingestion made by the other.
             self._streams[tag] = stream.getId()
             return stream
-        found = self.getPortalObject().portal_catalog(
-            portal_type="Data Stream", reference=tag, sort_on="creation_date", limit=1
-        )
-        stream = found[0].getObject() if found else None
+        stream = find_by_reference(self, tag, "Data Stream")
         if stream is None:
             stream = module.newContent(
                 portal_type="Data Stream", reference=tag, title=f"Ingested: {tag}"
@@ -151,9 +148,7 @@ class IngestionPolicy(WendelinDocument):
         """Run the attached Data Operation over what arrived since its last run."""
         if not self.transform_operation:
             return
-        operation = self.getPortalObject().portal_catalog.getResultValue(
-            portal_type="Data Operation", reference=self.transform_operation
-        )
+        operation = find_by_reference(self, self.transform_operation, "Data Operation")
         if operation is None:
             raise IngestionPolicyError(
                 f"policy {self.getId()!r} names no existing Data Operation: "

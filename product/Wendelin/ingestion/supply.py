@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..document.base import find_by_reference
 from ..document.container import ID_RE
 from ..errors import InvalidInputError
 from .policy import IngestionPolicy
@@ -30,8 +31,7 @@ def _product_for(supply: Any, tag: str) -> Any:
         sensor, dot, name = tag.rpartition(".")
         if not dot or not sensor or not name:
             return None  # stored all the same, under no product
-        product = portal.portal_catalog.getResultValue(portal_type="Data Product",
-                                                       reference=name)
+        product = find_by_reference(portal, name, "Data Product")
         if product is None:
             product = portal.data_product_module.newContent(
                 portal_type="Data Product", reference=name, title=name)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..document.base import find_by_reference
 from ..errors import InvalidInputError, MethodNotAllowedError, WendelinError
 from ..inputs import as_int
 from ..permissions import ModifyPortalContent, require_permission
@@ -74,7 +75,7 @@ def append_csv_to_array(stream: Any, start: Any = 0, end: Any = None,
     consumed = 0
     portal = stream.getPortalObject()
     reference = reference or f"{stream.getReference() or stream.getId()}.csv-array"
-    document = portal.portal_catalog.getResultValue(portal_type="Data Array", reference=reference)
+    document = find_by_reference(portal, reference, "Data Array")
     if document is not None:
         require_permission(ModifyPortalContent, document, "append rows to")
     position = start

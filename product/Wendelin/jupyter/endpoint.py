@@ -17,6 +17,7 @@ from typing import Any
 from AccessControl.SecurityManagement import getSecurityManager
 from zExceptions import BadRequest, Forbidden
 
+from ..document.base import find_by_reference
 from ..errors import InvalidInputError, MethodNotAllowedError
 from ..inputs import as_text
 from ..permissions import ExecuteNotebookCode
@@ -71,10 +72,9 @@ def _catalog(context: Any) -> Any:
 
 def find_notebook(context: Any, reference: str) -> Any | None:
     """The notebook with this reference the user can see; 403 if only others' has it."""
-    catalog = _catalog(context)
-    brains = catalog(portal_type=NOTEBOOK_TYPE, reference=reference, limit=1)
-    if brains:
-        return brains[0].getObject()
+    notebook = find_by_reference(context, reference, NOTEBOOK_TYPE)
+    if notebook is not None:
+        return notebook
     if reference_exists(context, reference):
         raise Forbidden(f"The notebook reference {reference!r} belongs to another user's notebook.")
     return None
@@ -82,10 +82,7 @@ def find_notebook(context: Any, reference: str) -> Any | None:
 
 def reference_exists(context: Any, reference: str) -> bool:
     """Whether any notebook, visible to the user or not, has this reference."""
-    found = _catalog(context).unrestrictedSearchResults(
-        portal_type=NOTEBOOK_TYPE, reference=reference
-    )
-    return bool(found)
+    return find_by_reference(context, reference, NOTEBOOK_TYPE, unrestricted=True) is not None
 
 
 def get_or_create_notebook(context: Any, reference: str, title: str | None = None) -> Any:
