@@ -162,3 +162,25 @@ def test_streams_are_installed_once_and_dispatch_by_context():
         other.join()
     assert sys.stdout is installed
     assert capture.stdout.getvalue() == "in the cell\nhelper of the cell\n"
+
+
+def test_a_cells_output_is_bounded_with_a_note_naming_the_setting():
+    """150 MiB printed grew the server process by 4x the output: a cell keeps at most
+    WENDELIN_CELL_OUTPUT characters per stream and bytes of displays."""
+    from Products.Wendelin.jupyter.capture import OUTPUT_LIMIT
+
+    cell = run_cell(f"print('z' * {OUTPUT_LIMIT + 12345})\n"
+                    "import sys\nsys.stderr.write('e' * 10)", {})
+    assert cell.status == "ok"
+    assert cell.stdout.startswith("z" * OUTPUT_LIMIT)
+    assert len(cell.stdout) < OUTPUT_LIMIT + 300
+    assert "12346 more characters not shown" in cell.stdout  # the newline counts too
+    assert "WENDELIN_CELL_OUTPUT" in cell.stdout
+    assert cell.stderr == "e" * 10
+    from Products.Wendelin.jupyter.display import HTMLString, display
+
+    shown = run_cell(f"for i in range(3):\n    display(HTMLString('d' * {OUTPUT_LIMIT // 5}))",
+                     {"display": display, "HTMLString": HTMLString})
+    assert [len(b["data"].get("text/html", "")) for b in shown.displays[:2]] == [
+        OUTPUT_LIMIT // 5] * 2  # each also has its text/plain: about 2/5 of the limit
+    assert "not shown" in shown.displays[2]["data"]["text/plain"]  # the third is too much

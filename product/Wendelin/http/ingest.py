@@ -50,8 +50,9 @@ def _body_chunks(request: Any) -> Iterator[bytes]:
             yield from read_blocks(form_chunk, BLOCK)
         elif isinstance(form_chunk, str):
             yield _form_bytes(form_chunk, getattr(request, "charset", None) or "utf-8")
-        else:
-            yield bytes(form_chunk)
+        else:  # data_chunk:int=5000000 would be five million zero bytes
+            raise IngestionFormatError(
+                f"data_chunk must be text or a file, not {type(form_chunk).__name__}")
         return
     body = request.get("BODYFILE")
     if body is not None:

@@ -94,7 +94,7 @@ def display(*objects: Any) -> None:
         if capture is None:
             print(_plain(obj))
         else:
-            capture.displays.append(bundle(obj))
+            capture.add_display(bundle(obj))
 
 
 def _image_document_html(document: Any) -> str | None:

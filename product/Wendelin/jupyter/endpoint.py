@@ -199,6 +199,7 @@ def interrupt_jupyter(context: Any, reference: str | None = None) -> str:
     require_post(request, "Base_interruptJupyter")
     require_code_permission(context)
     require_script_or_token(context, request)
+    reference = as_text("reference", reference, max_length=1000)  # text, never a query
     if not reference:
         raise InvalidInputError("Base_interruptJupyter needs the notebook's 'reference'")
     from . import pool
@@ -215,6 +216,7 @@ def interrupt_jupyter(context: Any, reference: str | None = None) -> str:
 
 def check_existing_reference(context: Any, reference: str | None = None) -> str:
     """Empty when no notebook has ``reference``; its reference otherwise (ERP5's contract)."""
+    reference = as_text("reference", reference, max_length=1000)  # text, never a query
     if not reference:
         raise BadRequest("Base_checkExistingReference needs a 'reference'")
     return reference if reference_exists(context, reference) else ""

@@ -145,7 +145,7 @@ def run_cell(code: str, namespace: dict[str, Any]) -> CellResult:
         finally:
             try:
                 for figure in mpl_backend.thread_figures():
-                    capture.displays.append(bundle(figure))
+                    capture.add_display(bundle(figure))
             finally:
                 mpl_backend.close_thread_figures()
     cell.stdout = capture.stdout.getvalue()

@@ -22,6 +22,7 @@ import queue
 import select
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -82,7 +83,8 @@ class WorkerProcess:
     def open_note(self, registry: Path) -> None:
         """Create ``cell-<pid>`` in the registry: which notebook this process runs, if any."""
         self.note_path = registry / f"{NOTE_PREFIX}{self.pid}"
-        self.note_fd = os.open(self.note_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        self.note_fd = os.open(self.note_path,
+                               os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         self.note("")
 
     def note(self, key: str) -> None:
@@ -112,6 +114,26 @@ def runtime_dir(address: str) -> Path:
     return Path(tempfile.gettempdir()) / f"wendelin-cells-{os.getuid()}-{digest}"
 
 
+def private_dir(path: Path) -> Path:
+    """``path`` as a folder only this user can use: made with mode 0700, or refused
+    (PoolError) if it is a symlink, another user's, or open to others. The registry is
+    under the shared temp directory at a predictable name; another local user could
+    otherwise prepare it, plant notes and have interrupts sent where they choose."""
+    try:
+        path.mkdir(mode=0o700, parents=False)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700)
+    info = os.lstat(path)
+    if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
+            or stat.S_IMODE(info.st_mode) & 0o077):
+        raise PoolError(f"the cell registry {path} is not a private folder of this user "
+                        f"(mode {stat.S_IMODE(info.st_mode):o}, owner {info.st_uid}): remove it")
+    return path
+
+
 def _is_cell_process(pid: int) -> bool:
     try:
         return WORKER_MODULE.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -133,7 +155,7 @@ def registered_pid(registry: Path, key: str) -> int | None:
     wanted = key.encode()
     for path in registry.glob(f"{NOTE_PREFIX}*"):
         try:
-            with open(path, "rb") as note:
+            with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as note:
                 if note.read(NOTE_SIZE).rstrip() != wanted:
                     continue
             pid = int(path.name[len(NOTE_PREFIX):])
@@ -166,8 +188,7 @@ class CellPool:
         self.timeout = settings.cell_timeout
         self.limits = Limits(memory=settings.cell_memory, nice=settings.cell_nice,
                              conflict_retries=settings.conflict_retries)
-        self.registry = runtime_dir(address)
-        self.registry.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.registry = private_dir(runtime_dir(address))
         self.cond = threading.Condition()
         self.workers: set[WorkerProcess] = set()
         self.idle: list[WorkerProcess] = []
@@ -482,6 +503,11 @@ class CellPool:
         if self.limits.memory and any(s in how for s in ("SIGSEGV", "SIGABRT", "SIGBUS")):
             memory = (f"; it may have reached its memory limit, WENDELIN_CELL_MEMORY = "
                       f"{self.limits.memory / 1024**3:.2f} GiB")
+        if worker.phase == "committing":  # the database may have committed already
+            return _error_reply("CellProcessDied", (
+                f"the cell's process ended while committing the cell ({how}{memory}): its "
+                f"changes may or may not be stored, look before running it again; a new "
+                f"process takes its place ({KEPT})"))
         return _error_reply("CellProcessDied", (
             f"the cell's process ended before the cell finished ({how}{memory}): its changes "
             f"were rolled back and a new process takes its place ({KEPT})"))
