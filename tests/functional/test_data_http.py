@@ -22,6 +22,8 @@ def test_put_get_range_head_and_append(admin, server):
     suffix = admin.get(url, headers={"Range": "bytes=-5"})
     assert suffix.status_code == 206 and suffix.content == payload[-5:]
     assert admin.get(url, headers={"Range": f"bytes={len(payload)}-"}).status_code == 416
+    invalid = admin.get(url, headers={"Range": "bytes=3-1"})  # last before first: ignored
+    assert invalid.status_code == 200 and invalid.content == payload
     head = admin.head(url)
     assert head.status_code == 200 and int(head.headers["Content-Length"]) == len(payload)
 

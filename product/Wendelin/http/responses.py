@@ -60,6 +60,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not match or match.groups() == ("", ""):
         return None
     first, last = match.groups()
+    if first != "" and last != "" and _position(last) < _position(first):
+        return None  # an invalid range (last before first) is ignored, as RFC 9110 says
     if first == "":
         start, end = max(0, size - _position(last)), size
     else:
