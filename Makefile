@@ -35,7 +35,7 @@ sample: $(STAMP)
 test: lint
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy)
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 ## Style (ruff, the rules in pyproject.toml) and types (mypy over product/Wendelin and erp5_kernel).
 lint: $(STAMP)

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 TESTS = Path(__file__).resolve().parent
-#: ``make test`` runs ``pytest -n 2 --dist loadgroup``: each group runs in one worker, so a
-#: folder's session servers start once. Groups run longest first (seconds, serial, measured)
-#: so that the two workers end together; a folder not listed is one group of its own.
+#: ``make test`` runs ``pytest -n 2 --dist loadfile``: each test file runs in one worker, in
+#: order. Folders run longest first (their measured seconds) so that the two workers end
+#: together. (``--dist loadgroup`` would keep a folder in one worker, but xdist 3.8 cannot
+#: name groups under pytest 9: its node ids are no longer plain strings.)
 GROUP_SECONDS = {  # the sum of each folder's test durations in one run (loaded machine)
     "functional": 530, "cluster": 460, "security": 400, "kernel": 225, "bigdata": 205,
     "buildout": 190, "isolation": 180, "pipelines": 140, "analysis": 95, "browser": 75,
@@ -29,10 +30,8 @@ def _group(item: Any) -> str:
 
 
 def pytest_collection_modifyitems(config: Any, items: list) -> None:
-    """Mark each test with its folder's xdist group; order the groups longest first."""
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
-    items.sort(key=lambda item: -GROUP_SECONDS.get(_group(item), 0))  # stable within a group
+    """Order the folders longest first (stable: files and tests keep their order)."""
+    items.sort(key=lambda item: -GROUP_SECONDS.get(_group(item), 0))
 
 
 _WORKER_TALLIES: list[dict] = []
