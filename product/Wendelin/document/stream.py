@@ -268,6 +268,11 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
                 self._p_jar.add(self._file)  # its blocks then spill to the blob directory
         return self._file
 
+    def _created_file(self) -> ZBigFile:
+        bigfile = self._getFile(create=True)
+        assert bigfile is not None  # create=True makes it
+        return bigfile
+
     @security.protected(View)
     def getSize(self) -> int:
         """Size of the stream in bytes."""
@@ -292,9 +297,7 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
         ``reindex=False`` leaves the catalog to the caller (ingestion appends many
         pieces, then refreshes the metadata once).
         """
-        bigfile = self._getFile(create=True)
-        assert bigfile is not None  # create=True makes it
-        bigfile.append(data)
+        self._created_file().append(data)
         if reindex:
             self.reindexData()
         return self.getSize()
@@ -341,9 +344,7 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
     def appendFile(self, path: str, size: int, reindex: bool = True) -> int:
         """Append the whole file at ``path`` (``size`` bytes) by adopting it as a blob
         (no copy: uploads spooled by ``uploads_wsgi``); returns the new size."""
-        file = self._getFile(create=True)
-        assert file is not None  # created above
-        file.append_file(path, size)
+        self._created_file().append_file(path, size)
         if reindex:
             self.reindexData()
         return self.getSize()
@@ -352,8 +353,7 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
     @zpublish(False)
     def setData(self, data) -> None:
         """Replace the whole content (reindexed: size, date)."""
-        bigfile = self._getFile(create=True)
-        assert bigfile is not None  # create=True makes it
+        bigfile = self._created_file()
         bigfile.truncate(0)
         if data:
             bigfile.write(0, data)
@@ -414,11 +414,6 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
     # -- HTTP (the edge's handlers, ``http/streams.py``) -------------------------------------
     security.declarePrivate("streamBody", "replaceWith", "appendBlocks", "appendSpooledFile")
 
-    def _created_file(self) -> ZBigFile:
-        bigfile = self._getFile(create=True)
-        assert bigfile is not None  # create=True makes it
-        return bigfile
-
     def streamBody(self) -> tuple[int, Any]:
         """The size, and a function giving the bytes ``[start, end)`` from the blob files."""
         file = self._file
@@ -439,7 +434,7 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
     def appendSpooledFile(self, path: str, size: int) -> int:
         """Adopt a body spooled into the blob directory as the stream's next bytes."""
         check_free_disk(os.path.dirname(path), 0, "a PUT")
-        self._created_file().append_file(path, size)
+        self.appendFile(path, size, reindex=False)
         return size
 
     @security.protected(View)
