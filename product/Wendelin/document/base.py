@@ -73,7 +73,7 @@ def find_by_reference(
     catalog = aq_get(context, "portal_catalog", None, 1)
     if catalog is None or not isinstance(reference, str) or not reference:
         return None
-    query: dict[str, Any] = {"reference": reference, "sort_on": "creation_date"}
+    query: dict[str, Any] = {"reference": reference}  # ordered below: oldest, then id
     if portal_type is not None:
         query["portal_type"] = portal_type
     search = catalog.unrestrictedSearchResults if unrestricted else catalog.searchResults
