@@ -45,8 +45,8 @@ def renderLoginForm(script: Any, error: str = "") -> str:
     return template.pt_render(extra_context=names)
 
 
-def login(script: Any) -> str:
-    """Check the login form; open a session and 303 to ``came_from``, or show the error."""
+def _session_form(script: Any) -> tuple[Any, Any, Any]:
+    """The portal, request and user folder of a login or logout form: POST, CSRF checked."""
     context, request = _script_context(script)
     require_post(request)
     portal = context.getPortalObject()
@@ -54,6 +54,12 @@ def login(script: Any) -> str:
     if folder is None:
         raise BadRequest("this site has no session support")
     folder.checkCsrf(request)
+    return portal, request, folder
+
+
+def login(script: Any) -> str:
+    """Check the login form; open a session and 303 to ``came_from``, or show the error."""
+    portal, request, folder = _session_form(script)
     name, password = request.form.get("__ac_name", ""), request.form.get("__ac_password", "")
     user = None
     if isinstance(name, str) and isinstance(password, str):
@@ -70,13 +76,7 @@ def login(script: Any) -> str:
 
 def logout(script: Any) -> str:
     """End the session (POST with CSRF token) and go back to the login form."""
-    context, request = _script_context(script)
-    require_post(request)
-    portal = context.getPortalObject()
-    folder = user_folder(portal)
-    if folder is None:
-        raise BadRequest("this site has no session support")
-    folder.checkCsrf(request)
+    portal, request, folder = _session_form(script)
     folder.closeSession(request, request.response)
     request.response.redirect(f"{portal.absolute_url()}/login_form?status=logged-out", status=303)
     return ""
