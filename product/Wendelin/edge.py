@@ -305,13 +305,9 @@ class ErrorView:
         elif status >= 400:
             logger.info("%s %s: %s %s", _method(request), request.get("URL", ""), status,
                         str(exc)[:200])
-        if isinstance(exc, Unauthorized) and portal is not None and not request._auth:
-            from .site.users import login_url, wants_html
-
-            if wants_html(request):  # a browser without Basic credentials: the login form
-                response.redirect(login_url(portal.absolute_url(), request), status=302,
-                                  lock=True)  # the publisher sets 401 after this view
-                return ""
+        if (isinstance(exc, Unauthorized) and portal is not None and not request._auth
+                and self._to_login_form(portal)):  # a browser without Basic credentials
+            return ""
         response.setStatus(status)
         if 300 <= status < 400 or isinstance(exc, Unauthorized):
             return ""
@@ -331,15 +327,23 @@ class ErrorView:
         response.setHeader("X-Content-Type-Options", "nosniff")
         return f"{status} {message}"
 
+    def _to_login_form(self, portal: Any) -> bool:
+        """Redirect a browser navigating to the login form (locked: the publisher sets 401
+        after this view for Unauthorized); False for other clients."""
+        from .site.users import login_url, wants_html
+
+        if not wants_html(self.request):
+            return False
+        self.request.response.redirect(login_url(portal.absolute_url(), self.request),
+                                       status=302, lock=True)
+        return True
+
     def _as_unauthorized(self, portal: Any) -> str:
         """Answer an anonymous visitor's refused request as a login request, whatever
         was refused (a missing id, a bad method, a bad value): nothing to probe."""
-        from .site.users import login_url, wants_html
-
-        request, response = self.request, self.request.response
-        if wants_html(request):
-            response.redirect(login_url(portal.absolute_url(), request), status=302, lock=True)
+        if self._to_login_form(portal):
             return ""
+        response = self.request.response
         response.setStatus(401)
         response.setHeader("WWW-Authenticate",
                            f'basic realm="{response.realm}", charset="UTF-8"', 1)
