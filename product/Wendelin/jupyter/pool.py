@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigurationError
 from .worker import (
     INTERRUPT_GRACE,
     CellJob,
@@ -61,6 +62,50 @@ def current() -> CellPool | None:
 
 class PoolError(RuntimeError):
     """No process could be started for the cell."""
+
+
+class CellWaitError(RuntimeError):
+    """The cell could not get a cell process in time (or too many of its user's wait)."""
+
+
+#: Longest wait of a cell for a process, in seconds, unless WENDELIN_CELL_WAIT says.
+DEFAULT_CELL_WAIT = 60.0
+
+
+def user_share(workers: int, environ: Any = None) -> int:
+    """Most cell processes one user holds at once: ``WENDELIN_CELL_USER_SHARE``, by default
+    all but one (at least one), so one user's busy cells never take every process."""
+    text = (os.environ if environ is None else environ).get("WENDELIN_CELL_USER_SHARE", "")
+    text = text.strip()
+    if not text:
+        return max(1, workers - 1)
+    if not text.isdigit() or not 1 <= int(text) <= max(1, workers):
+        raise ConfigurationError(
+            f"WENDELIN_CELL_USER_SHARE must be 1 to WENDELIN_CELL_WORKERS ({workers}): {text!r}")
+    return int(text)
+
+
+def cell_wait(environ: Any = None) -> float:
+    """Longest wait of a cell for its process, ``WENDELIN_CELL_WAIT`` seconds (default 60):
+    a request never waits without bound, whatever others run."""
+    text = (os.environ if environ is None else environ).get("WENDELIN_CELL_WAIT", "").strip()
+    if not text:
+        return DEFAULT_CELL_WAIT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 86400:
+        raise ConfigurationError(f"WENDELIN_CELL_WAIT must be seconds, more than 0: {text!r}")
+    return seconds
+
+
+@dataclass(eq=False)
+class Ticket:
+    """A cell waiting for a process: its notebook and its user, in order of arrival."""
+
+    key: str
+    user: tuple[Any, ...]
 
 
 #: Bytes of a worker's note: the key of the notebook it runs, padded with spaces.
@@ -188,12 +233,18 @@ class CellPool:
         self.timeout = settings.cell_timeout
         self.limits = Limits(memory=settings.cell_memory, nice=settings.cell_nice,
                              conflict_retries=settings.conflict_retries)
+        self.share = user_share(self.max_workers)
+        self.wait = cell_wait()
         self.registry = private_dir(runtime_dir(address))
         self.cond = threading.Condition()
         self.workers: set[WorkerProcess] = set()
         self.idle: list[WorkerProcess] = []
         self.starting = 0
         self.busy_keys: set[str] = set()
+        #: Cells holding a process, per user (entries removed at zero: bounded by workers).
+        self.user_cells: dict[tuple[Any, ...], int] = {}
+        #: Cells waiting for a process, oldest first (at most ``share`` per user).
+        self.waiters: list[Ticket] = []
         self.running: dict[str, WorkerProcess] = {}
         self.affinity: dict[str, WorkerProcess] = {}
         self.exits: dict[int, int] = {}
@@ -211,10 +262,14 @@ class CellPool:
         return CellMiddleware(app, self)
 
     def dispatcher(self, page_threads: int) -> Any:
-        """A waitress dispatcher: pages on ``page_threads`` threads, cells on their own."""
+        """A waitress dispatcher: pages on ``page_threads`` threads, cells on their own.
+
+        A user's cells hold at most ``2 * share`` cell threads (``share`` running, as many
+        waiting), so with ``2 * workers + 2`` threads another user's cell always finds one.
+        """
         from .wsgi import RoutingDispatcher
 
-        return RoutingDispatcher(page_threads, self.max_workers + 2)
+        return RoutingDispatcher(page_threads, 2 * self.max_workers + 2)
 
     def start(self) -> None:
         """Start the zygote and the spare workers in the background."""
@@ -372,29 +427,103 @@ class CellPool:
         return f"exit code {os.WEXITSTATUS(status)}"
 
     # -- cells ------------------------------------------------------------------------
-    def _acquire(self, key: str) -> WorkerProcess:
-        """An idle worker for the notebook (its last one if idle), or a new one."""
-        spawn = False
+    def _free(self) -> int:
+        """Processes a cell could take now: idle ones, and room to start new ones."""
+        return len(self.idle) + max(0, self.max_workers - len(self.workers) - self.starting)
+
+    def _turn(self, ticket: Ticket) -> bool:
+        """Whether ``ticket`` may take a process now (under ``cond``): the waiters that could
+        run are served oldest first, so a cell never waits behind later ones of others."""
+        free = self._free()
+        keys = set(self.busy_keys)
+        held = dict(self.user_cells)
+        for other in self.waiters:
+            if free <= 0:
+                return False
+            if other.key in keys or held.get(other.user, 0) >= self.share:
+                if other is ticket:
+                    return False
+                continue  # it cannot run yet: it does not hold back later ones
+            if other is ticket:
+                return True
+            keys.add(other.key)
+            held[other.user] = held.get(other.user, 0) + 1
+            free -= 1
+        return False
+
+    def _why_waiting(self, ticket: Ticket) -> str:
+        """What keeps the cell waiting, naming the setting that bounds it."""
+        if ticket.key in self.busy_keys:
+            return "the notebook's previous cell is still running"
+        held = self.user_cells.get(ticket.user, 0)
+        if held >= self.share:
+            return (f"{held} cells of this user are running, its share of the cell processes "
+                    f"(WENDELIN_CELL_USER_SHARE = {self.share}): it waits for one of them to end")
+        return f"all cell processes are busy (WENDELIN_CELL_WORKERS = {self.max_workers})"
+
+    def _take(self, ticket: Ticket) -> WorkerProcess | None:
+        """Wait (at most WENDELIN_CELL_WAIT) for the ticket's turn; then hold its notebook,
+        one process of its user's share and an idle worker (None: one to start, counted in
+        ``starting``). CellWaitError when the turn did not come in time."""
+        deadline = time.monotonic() + self.wait
         with self.cond:
-            while True:
-                if self.stopping:
-                    raise PoolError("the server is stopping")
-                preferred = self.affinity.get(key)
-                if preferred is not None and preferred in self.idle:
-                    worker = preferred
-                    break
-                if self.idle:
-                    worker = self.idle[0]  # the longest idle
-                    break
-                if len(self.workers) + self.starting < self.max_workers:
-                    self.starting += 1
-                    spawn = True
-                    break
-                self.cond.wait()
-            if not spawn:
-                self.idle.remove(worker)
-                worker.state = "busy"
-        if spawn:
+            waiting = sum(1 for other in self.waiters if other.user == ticket.user)
+            if waiting >= self.share:
+                raise CellWaitError(
+                    f"{waiting} cells of this user already wait for a cell process, as many "
+                    f"as its share of them (WENDELIN_CELL_USER_SHARE = {self.share}): the "
+                    f"cell was not run and nothing of it was kept ({KEPT})")
+            self.waiters.append(ticket)
+            logged = False
+            try:
+                while not self._turn(ticket):
+                    if self.stopping:
+                        raise PoolError("the server is stopping")
+                    if not logged:
+                        logger.info("a cell of user %r waits: %s", ticket.user[-1],
+                                    self._why_waiting(ticket))
+                        logged = True
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise CellWaitError(
+                            f"the cell waited {self.wait:g} s for a cell process, its longest "
+                            f"wait (WENDELIN_CELL_WAIT = {self.wait:g} s): "
+                            f"{self._why_waiting(ticket)}; the cell was not run and nothing "
+                            f"of it was kept ({KEPT})")
+                    self.cond.wait(remaining)
+            finally:
+                self.waiters.remove(ticket)
+                self.cond.notify_all()  # a later waiter's turn may have come
+            if self.stopping:
+                raise PoolError("the server is stopping")
+            self.busy_keys.add(ticket.key)
+            self.user_cells[ticket.user] = self.user_cells.get(ticket.user, 0) + 1
+            # the process is claimed now, under the same lock as the turn was given
+            preferred = self.affinity.get(ticket.key)
+            if preferred is not None and preferred in self.idle:
+                worker: WorkerProcess | None = preferred
+            elif self.idle:
+                worker = self.idle[0]  # the longest idle
+            else:
+                self.starting += 1  # room for one more: _acquire starts it
+                return None
+            assert worker is not None
+            self.idle.remove(worker)
+            worker.state = "busy"
+            return worker
+
+    def _give_back(self, ticket: Ticket) -> None:
+        """The cell is over (under ``cond``): its notebook and its user's process are free."""
+        self.busy_keys.discard(ticket.key)
+        held = self.user_cells.get(ticket.user, 0) - 1
+        if held > 0:
+            self.user_cells[ticket.user] = held
+        else:
+            self.user_cells.pop(ticket.user, None)
+
+    def _acquire(self, claimed: WorkerProcess | None) -> WorkerProcess:
+        """The worker :meth:`_take` claimed, or a new one started in the room it kept."""
+        if claimed is None:
             try:
                 worker = self._spawn()
             finally:
@@ -403,21 +532,28 @@ class CellPool:
             with self.cond:
                 worker.state = "busy"
                 self.workers.add(worker)
+        else:
+            worker = claimed
         self._replenish_later()
         return worker
 
     def run(self, job: CellJob) -> bytes:
         """Run the cell in a worker; return ERP5's JSON reply (limits and crashes are errors).
 
+        The cell first waits its turn: its notebook free (one cell at a time), a process
+        free and its user under WENDELIN_CELL_USER_SHARE, at most WENDELIN_CELL_WAIT.
         The worker encodes the reply itself: the server process only passes its bytes on.
         """
-        with self.cond:
-            while job.key in self.busy_keys:  # one notebook, one cell at a time
-                self.cond.wait()
-            self.busy_keys.add(job.key)
+        ticket = Ticket(job.key, (job.user_folder_path, job.user_id))
+        try:
+            claimed = self._take(ticket)
+        except CellWaitError as error:
+            return _error_reply("CellWaitError", str(error))
+        except PoolError as error:
+            return _error_reply("CellProcessError", str(error))
         worker = None
         try:
-            worker = self._acquire(job.key)
+            worker = self._acquire(claimed)
             return self._execute(worker, job)
         except PoolError as error:
             return _error_reply("CellProcessError", str(error))
@@ -425,7 +561,7 @@ class CellPool:
             if worker is not None and worker.state != "dead":
                 worker.note("")  # still ours: no other cell has it yet
             with self.cond:
-                self.busy_keys.discard(job.key)
+                self._give_back(ticket)
                 self.running.pop(job.key, None)
                 if worker is not None:
                     # one entry per worker, its last notebook: bounded by the workers

@@ -1,0 +1,169 @@
+"""One user cannot take every cell process: a share per user, and bounded waits.
+
+Before the share, a user's busy cells in N notebooks took all N processes and every
+other user's cell waited for them without bound. Each test here fails so: user B's cell
+times out, user A's extra cell runs at once (no "waits" line), or a waiting cell waits
+for ever instead of ending with ``CellWaitError``. Busy cells loop until the test
+creates their release file, so nothing depends on how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from isolation_helpers import CELL_MEMORY, Server, run_cell, value
+
+#: The bound of a request that must answer promptly (generous, as in test_liveness).
+PROMPT = 30
+
+
+def _both(action, servers) -> None:
+    """Start or stop the servers side by side (each takes seconds, mostly waiting)."""
+    threads = [threading.Thread(target=getattr(server, action)) for server in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    """Three cell processes (a user's share is two, the default: all but one); and two
+    processes, a share of one, and cells that wait two seconds at most."""
+    share = Server(tmp_path_factory.mktemp("share-site"), {
+        "WENDELIN_CELL_MEMORY": CELL_MEMORY, "WENDELIN_CELL_WORKERS": "3",
+        "WENDELIN_CELL_SPARE": "3", "WENDELIN_THREADS": "2",
+    })
+    wait = Server(tmp_path_factory.mktemp("wait-site"), {
+        "WENDELIN_CELL_MEMORY": CELL_MEMORY, "WENDELIN_CELL_WORKERS": "2",
+        "WENDELIN_CELL_SPARE": "2", "WENDELIN_CELL_WAIT": "2", "WENDELIN_THREADS": "2",
+    })
+    _both("start", (share, wait))
+    yield share, wait
+    _both("stop", (share, wait))
+
+
+@pytest.fixture(scope="module")
+def share_server(servers):
+    return servers[0]
+
+
+@pytest.fixture(scope="module")
+def wait_server(servers):
+    return servers[1]
+
+
+def busy_cell(started: Path, release: Path) -> str:
+    """A cell that says it started, then runs until ``release`` exists."""
+    return (
+        "import os, time\n"
+        f"open({str(started)!r}, 'w').close()\n"
+        f"while not os.path.exists({str(release)!r}):\n    time.sleep(0.05)\n"
+        "'done'"
+    )
+
+
+def in_thread(target) -> tuple[threading.Thread, dict]:
+    """Run ``target`` in a started thread; its result lands in the dict's ``reply``."""
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(reply=target()))
+    thread.start()
+    return thread, result
+
+
+def wait_for(condition, what: str, server, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}:\n" + "".join(server.output[-30:])
+        time.sleep(0.05)
+
+
+def waits_logged(server) -> int:
+    """How many cells the server logged as waiting for their user's share."""
+    return sum(1 for line in list(server.output)
+               if re.search(r"a cell of user .* waits: .*WENDELIN_CELL_USER_SHARE", line))
+
+
+def notebook_line_count(server, reference: str) -> str:
+    """The Data Notebook Lines of a notebook, counted by a cell of another notebook."""
+    return value(run_cell(server, (
+        "from Products.Wendelin.document.base import find_by_reference\n"
+        f"notebook = find_by_reference(portal, {reference!r}, 'Data Notebook')\n"
+        "len([o for o in notebook.objectValues() if o.getPortalType() == 'Data Notebook Line'])"
+        ), "share-counter",
+        store_history=False))
+
+
+def test_a_user_at_its_share_leaves_a_process_to_others_and_waits_for_its_own(
+    share_server, tmp_path
+):
+    server = share_server
+    other = server.add_user("share-other", ["Developer"])
+    busy = []
+    for number in (1, 2):  # user A (the administrator) takes its share, two processes
+        started, release = tmp_path / f"started-{number}", tmp_path / f"release-{number}"
+        busy.append(in_thread(lambda s=started, r=release, n=number: run_cell(
+            server, busy_cell(s, r), f"share-busy-{n}", timeout=180, store_history=False)))
+        wait_for(started.exists, f"busy cell {number} did not start", server)
+    logged = waits_logged(server)
+    extra_started = tmp_path / "started-extra"
+    extra = in_thread(lambda: run_cell(
+        server, f"open({str(extra_started)!r}, 'w').close()\n'extra ran'", "share-extra",
+        timeout=180))
+    wait_for(lambda: waits_logged(server) > logged, "A's third cell did not wait", server)
+
+    response = other.post(f"{server.url}/Base_executeJupyter",
+                          data={"python_expression": "1 + 1", "reference": "share-b"},
+                          timeout=PROMPT)  # the third process is free for user B
+    assert response.status_code == 200, response.text
+    assert value(response.json()) == "2"
+    assert not extra_started.exists()  # A's extra cell still waits for one of A's own
+
+    (tmp_path / "release-1").touch()
+    extra[0].join(timeout=PROMPT)
+    assert not extra[0].is_alive()
+    assert value(extra[1]["reply"]) == "'extra ran'" and extra_started.exists()
+    (tmp_path / "release-2").touch()
+    for thread, result in busy:
+        thread.join(timeout=PROMPT)
+        assert value(result["reply"]) == "'done'"
+
+
+def test_a_cell_that_waits_too_long_ends_with_the_named_error_and_changes_nothing(
+    wait_server, tmp_path
+):
+    server = wait_server
+    assert run_cell(server, "x = 'before'", "wait-kept")["status"] == "ok"
+    assert notebook_line_count(server, "wait-kept") == "1"
+    started, release = tmp_path / "started", tmp_path / "release"
+    busy = in_thread(lambda: run_cell(server, busy_cell(started, release), "wait-busy",
+                                      timeout=180, store_history=False))
+    wait_for(started.exists, "the busy cell did not start", server)
+
+    logged = waits_logged(server)
+    waiting = in_thread(lambda: run_cell(server, "x = 'changed'", "wait-kept", timeout=PROMPT))
+    wait_for(lambda: waits_logged(server) > logged, "the second cell did not wait", server)
+    refused = run_cell(server, "x = 'changed'", "wait-third", timeout=PROMPT)
+    assert (refused["status"], refused["ename"]) == ("error", "CellWaitError"), refused
+    assert "already wait" in refused["evalue"]
+    assert "WENDELIN_CELL_USER_SHARE = 1" in refused["evalue"]
+
+    waiting[0].join(timeout=PROMPT)
+    reply = waiting[1]["reply"]
+    assert (reply["status"], reply["ename"]) == ("error", "CellWaitError"), reply
+    assert "WENDELIN_CELL_WAIT = 2 s" in reply["evalue"]
+    assert "WENDELIN_CELL_USER_SHARE = 1" in reply["evalue"]
+    assert "not run" in reply["evalue"]
+    same_notebook = run_cell(server, "1", "wait-busy", timeout=PROMPT)  # its cell still runs
+    assert same_notebook["ename"] == "CellWaitError", same_notebook
+    assert "previous cell is still running" in same_notebook["evalue"]
+
+    release.touch()
+    busy[0].join(timeout=PROMPT)
+    assert value(busy[1]["reply"]) == "'done'"
+    assert value(run_cell(server, "x", "wait-kept", store_history=False)) == "'before'"
+    assert notebook_line_count(server, "wait-kept") == "1"  # no line of the cell that waited
