@@ -60,3 +60,61 @@ def test_scripts_cannot_make_views_writable_or_write_through_them(array):
                        A=array, trusted_slice=trusted_slice)
     transaction.commit()
     assert not np.any(array[:])
+
+
+TYPES = """
+views["doubled"] = A[0:10] * 2
+views["total"] = A[0:10].sum()
+views["item"] = A[3]
+views["mean_by_row"] = A[0:8].reshape(2, 4).mean(axis=1)
+views["dtype_name"] = A.dtype.name
+views["view_dtype"] = A[0:2].dtype
+views["indexed"] = A[0:10][2]
+views["fancy"] = A[[1, 2]]
+views["iterated"] = [x for x in A[0:3]]
+"""
+
+
+def test_scripts_get_wendelin_types_and_results_stay_them(array):
+    from Products.Wendelin.restricted_data import ScriptArray, ScriptDtype
+
+    array[:10] = np.arange(10.0)
+    views = {}
+    run_restricted(TYPES, A=array, views=views)
+    for name in ("doubled", "mean_by_row", "fancy"):
+        assert type(views[name]) is ScriptArray, name
+    np.testing.assert_array_equal(views["doubled"], np.arange(10.0) * 2)
+    np.testing.assert_array_equal(views["mean_by_row"], [1.5, 5.5])
+    assert views["total"] == 45.0 and type(views["total"]) is float
+    assert views["item"] == 3.0 and type(views["item"]) is float
+    assert views["indexed"] == 2.0 and type(views["indexed"]) is float
+    assert views["iterated"] == [0.0, 1.0, 2.0] and {type(x) for x in views["iterated"]} == {float}
+    assert views["dtype_name"] == "float64"
+    assert type(views["view_dtype"]) is ScriptDtype and views["view_dtype"] == "float64"
+    assert np.dtype(views["view_dtype"]) == np.float64  # numpy takes it back as a dtype
+    assert type(array[3]) is np.float64 and type(array[0:10]) is np.ndarray  # trusted code
+
+
+@pytest.mark.parametrize("source", [
+    "arr.sum()", "arr.tolist()", "arr.dtype", "arr.T", "scalar.item()", "dtype.name",
+    "list(arr.flat)",
+])
+def test_numpy_values_from_elsewhere_give_scripts_nothing(root, source):
+    """A numpy array, scalar or dtype not handed over by Wendelin's objects (a script's
+    parameter, say) has no attribute scripts may use: numpy's types are not declared."""
+    with pytest.raises(Unauthorized):
+        run_restricted(source, arr=np.arange(3.0), scalar=np.float64(1.5),
+                       dtype=np.dtype("f8"))
+
+
+def test_container_assertions_hold_no_numpy_type(root):
+    from AccessControl.SimpleObjectPolicies import ContainerAssertions
+    from Products.Wendelin.restricted_data import ScriptArray, ScriptDtype
+
+    declare_restricted_access()
+    numpy_types = [kind for kind in ContainerAssertions
+                   if getattr(kind, "__module__", "").split(".")[0] == "numpy"]
+    assert numpy_types == []
+    assert ScriptArray in ContainerAssertions and ScriptDtype in ContainerAssertions
+    assert not any(isinstance(kind, type) and issubclass(kind, (np.generic, np.dtype))
+                   for kind in ContainerAssertions)

@@ -33,9 +33,12 @@ from .budget import check_copy, get_memory_budget
 from .errors import BigArrayError, BigArrayTypeError
 from .mapping import can_map, map_range
 
-#: Set by the Zope layer (``security.declare_restricted_access``): True when the code
-#: asking for a view is restricted Python, which only ever gets read-only views.
+#: Set by the Zope layer (``restricted_data.declare_restricted_access``): True when the
+#: code asking for a view is restricted Python, which only ever gets read-only views.
 restricted_caller: Callable[[], bool] | None = None
+#: Set by the Zope layer too: turns a numpy value handed to restricted Python into what
+#: scripts may use (a Wendelin-owned type; numpy's own types are not declared to them).
+script_value: Callable[[Any], Any] | None = None
 
 
 def _check_shape(shape: Any) -> tuple[int, ...]:
@@ -124,11 +127,16 @@ class BlockIterator:
 
 
 def _readonly(result: Any) -> Any:
-    """``result`` as a read-only view when restricted Python asked for it."""
-    if isinstance(result, np.ndarray) and result.flags.writeable and restricted_caller is not None:
-        if restricted_caller():
+    """``result`` as restricted Python gets it when it asked: a read-only view, handed over
+    as :data:`script_value` makes it (trusted callers get ``result`` unchanged)."""
+    if restricted_caller is None or not isinstance(result, (np.ndarray, np.generic, np.dtype)):
+        return result
+    if restricted_caller():
+        if isinstance(result, np.ndarray) and result.flags.writeable:
             result = result.view()
             result.flags.writeable = False
+        if script_value is not None:
+            result = script_value(result)
     return result
 
 
@@ -275,7 +283,7 @@ class ZBigArray(Persistent):
             check_copy(
                 math.prod(result_shape) * self.itemsize, "advanced indexing", "use slices instead"
             )
-            return self._view(0, n)[key]
+            return _readonly(self._view(0, n)[key])
         result = _readonly(self._basic(split))
         if (
             isinstance(result, np.ndarray) and result.flags.writeable

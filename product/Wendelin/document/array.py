@@ -280,9 +280,10 @@ class ArrayDocumentMixin:
         return None if array is None else tuple(array.shape)
 
     @security.protected(View)
-    def getArrayDtype(self) -> np.dtype | None:
+    def getArrayDtype(self) -> Any:
+        """The array's dtype (as restricted_data.ScriptDtype for scripts), None without one."""
         array = self.getArray()
-        return None if array is None else array.dtype
+        return None if array is None else _readonly(array.dtype)
 
     @security.protected(View)
     def getArrayDtypeNames(self) -> tuple[str, ...] | None:
