@@ -28,6 +28,9 @@ logger = logging.getLogger("Wendelin.server")
 
 TEMPLATES = shipped_path("instance")
 MAX_REQUEST_BODY = 1 << 40
+#: Bytes waitress reads from a socket at once (its default, 8 KiB, costs a turn of its
+#: loop, a select and a buffer write per 8 KiB of an upload).
+RECV_BYTES = 256 << 10
 
 
 def write_config(settings: Settings, zeo_socket: Path | None = None) -> Path:
@@ -194,6 +197,22 @@ def _stop(signum, frame):  # pragma: no cover - signal handler
     raise KeyboardInterrupt
 
 
+def buffer_bodies_in_blob_directory(server: Any) -> None:
+    """Make ``server`` (waitress's, this one only) buffer large PUT bodies in the blob
+    temporary directory, where the Data Stream adopts the very file (``uploads_wsgi``)."""
+    from waitress.server import BaseWSGIServer
+
+    from .uploads_wsgi import body_channel, spool_directory
+
+    directory = spool_directory()
+    if directory is None:
+        return
+    servers = [server] if isinstance(server, BaseWSGIServer) else [
+        s for s in getattr(server, "map", {}).values() if isinstance(s, BaseWSGIServer)]
+    for one in servers:
+        one.channel_class = body_channel(directory)
+
+
 def serve(settings: Settings) -> None:
     """Run the server in the foreground."""
     import waitress
@@ -230,8 +249,10 @@ def serve(settings: Settings) -> None:
         ident="Wendelin",
         # uploads are streamed into Data Streams block by block: no 1 GiB cap (waitress's)
         max_request_body_size=MAX_REQUEST_BODY,
+        recv_bytes=RECV_BYTES,
         _dispatcher=cells.dispatcher(settings.threads) if cells is not None else None,
     )
+    buffer_bodies_in_blob_directory(server)
     url = f"http://{settings.host}:{server.effective_port}/erp5"
     jupyter, jupyter_line = None, ""
     if settings.jupyter:  # Jupyter as a child process, with the ERP5 kernel pointing here

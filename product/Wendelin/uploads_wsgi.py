@@ -8,6 +8,12 @@ origin, the CSRF token and the quota: it gets the same request with each file's 
 replaced by a token naming its spooled file (tokens are random and live only in the WSGI
 environ, so a client cannot name a file). Files not adopted (a 4xx, an error) are deleted
 when the response ends.
+
+A large PUT body is not even copied once: ``wendelin run`` gives waitress a channel
+(:func:`body_channel`) whose buffer for such a body is an anonymous file (``O_TMPFILE``)
+in the blob temporary directory, written as the bytes arrive; this layer gives that very
+file a name there (``linkat``) and the stream adopts it. A body that never completes
+closes with its connection and, having no name, leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -19,12 +25,18 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.receiver import FixedStreamReceiver
+
 #: The WSGI environ key of a body spooled into the blob directory (read by the handlers).
 SPOOLED_BODY = "wendelin.spooled_body"
 
 
 #: The environ key: token -> :class:`Spooled`.
 SPOOLED = "wendelin.spooled_uploads"
+#: The environ key of a file this layer opened for the request (closed with the response).
+_OPENED = "wendelin.spooled_reader"
 #: The environ key of a multipart body that could not be parsed (the message).
 BODY_ERROR = "wendelin.upload_body_error"
 TOKEN_PREFIX = b"wendelin-spooled:"
@@ -82,9 +94,10 @@ def _free_disk_ok(directory: str, needed: int) -> bool:
 class _Cleanup:
     """The response iterable, deleting spooled files nobody adopted when it closes."""
 
-    def __init__(self, result: Any, paths: list[str]) -> None:
+    def __init__(self, result: Any, paths: list[str], opened: Any = None) -> None:
         self.result = result
         self.paths = paths
+        self.opened = opened
 
     def __iter__(self):
         return iter(self.result)
@@ -95,11 +108,10 @@ class _Cleanup:
             if close is not None:
                 close()
         finally:
+            if self.opened is not None:
+                self.opened.close()
             for path in self.paths:
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
+                _unlink(path)
 
 
 def _part(boundary: bytes, headers: list[tuple[str, str]], body: bytes) -> bytes:
@@ -131,18 +143,16 @@ class SpooledUploads:
             elif method == "PUT" and length >= PUT_THRESHOLD:
                 self._spool_put(environ, length, paths)
         except BaseException:
-            for path in paths:
-                _unlink(path)
+            _Cleanup((), paths, environ.get(_OPENED)).close()
             raise
         if not paths:
             return self.app(environ, start_response)
         try:
             result = self.app(environ, start_response)
         except BaseException:
-            for path in paths:
-                _unlink(path)
+            _Cleanup((), paths, environ.get(_OPENED)).close()
             raise
-        return _Cleanup(result, paths)
+        return _Cleanup(result, paths, environ.get(_OPENED))
 
     # -- multipart -------------------------------------------------------------------
     def _spool_multipart(self, environ: dict[str, Any], length: int, paths: list[str]) -> None:
@@ -221,9 +231,20 @@ class SpooledUploads:
     # -- PUT -------------------------------------------------------------------------
     def _spool_put(self, environ: dict[str, Any], length: int, paths: list[str]) -> None:
         directory = spool_directory()
-        if directory is None or not _free_disk_ok(directory, length):
+        if directory is None:
             return
         source = environ["wsgi.input"]
+        content_type = environ.get("CONTENT_TYPE", "")
+        if isinstance(source, BodyFile) and source.holds(directory, length):
+            # waitress wrote the body into the blob directory: name that file, no copy.
+            if not _free_disk_ok(directory, 0):
+                return
+            path = source.link_into(directory)
+            paths.append(path)
+            environ[SPOOLED_BODY] = Spooled(path, length, "", content_type)
+            return  # Zope may still read the body: wsgi.input is that file, at its start
+        if not _free_disk_ok(directory, length):
+            return
         fd, path = tempfile.mkstemp(prefix="wendelin-put-", dir=directory)
         paths.append(path)
         written = 0
@@ -234,10 +255,119 @@ class SpooledUploads:
                     break
                 target.write(chunk)
                 written += len(chunk)
-        environ[SPOOLED_BODY] = Spooled(path, written, "", environ.get("CONTENT_TYPE", ""))
+        environ[SPOOLED_BODY] = Spooled(path, written, "", content_type)
         # Zope and any other PUT handler still read the body (from the spooled file).
-        environ["wsgi.input"] = open(path, "rb")  # noqa: SIM115 - closed with the request
+        reader = open(path, "rb")  # noqa: SIM115 - closed with the response (_Cleanup)
+        environ["wsgi.input"] = reader
+        environ[_OPENED] = reader
         environ["CONTENT_LENGTH"] = str(written)
+
+
+# -- waitress: large PUT bodies buffered in the blob directory ---------------------------
+class BodyFile(io.FileIO):
+    """A request body in an anonymous file of ``directory``: what the app reads as
+    ``wsgi.input``, and what a PUT handler can adopt by naming it (:meth:`link_into`)."""
+
+    directory = ""
+
+    def holds(self, directory: str, length: int) -> bool:
+        """Whether this is a complete body of ``length`` bytes in ``directory``."""
+        return (not self.closed and self.directory == directory
+                and os.fstat(self.fileno()).st_size == length)
+
+    def link_into(self, directory: str) -> str:
+        """Give the file a new unique name in ``directory`` (same file, no copy)."""
+        # linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N: os.link uses it with a dir_fd
+        # (plain link(2) would try to link the /proc symlink itself).
+        where = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            while True:
+                name = f"wendelin-put-{secrets.token_hex(8)}"
+                try:
+                    os.link(f"/proc/self/fd/{self.fileno()}", name, dst_dir_fd=where,
+                            follow_symlinks=True)
+                except FileExistsError:
+                    continue
+                return os.path.join(directory, name)
+        finally:
+            os.close(where)
+
+
+class BlobDirectoryBody:
+    """waitress's buffer for one large request body: the bytes go straight into an
+    anonymous file in the blob temporary directory (pwrite, no buffering in memory)."""
+
+    def __init__(self, file: BodyFile) -> None:
+        self.file = file
+        self.size = 0
+
+    @classmethod
+    def create(cls, directory: str) -> BlobDirectoryBody | None:
+        """A buffer in ``directory``, or None where anonymous files are not supported."""
+        try:
+            fd = os.open(directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        except (OSError, AttributeError):
+            return None
+        file = BodyFile(fd, "r+b", closefd=True)
+        file.directory = directory
+        return cls(file)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bool__(self) -> bool:
+        return True
+
+    def append(self, data: bytes) -> None:
+        view = memoryview(data)
+        fd = self.file.fileno()
+        while view:
+            written = os.pwrite(fd, view, self.size)
+            self.size += written
+            view = view[written:]
+
+    def getfile(self) -> BodyFile:
+        return self.file
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class _BodyParser(HTTPRequestParser):
+    """waitress's request parser, buffering a large PUT body in the blob directory."""
+
+    body_directory = ""
+
+    def parse_header(self, header_plus: bytes) -> None:
+        super().parse_header(header_plus)
+        if (self.command == "PUT" and not self.chunked
+                and self.content_length >= PUT_THRESHOLD and self.body_directory):
+            buffer = BlobDirectoryBody.create(self.body_directory)
+            if buffer is not None:
+                self.body_rcv = FixedStreamReceiver(self.content_length, buffer)
+
+
+class _BodyChannel(HTTPChannel):
+    """waitress's channel with :class:`_BodyParser`; a body cut off by the client's
+    disconnection is closed with the connection (its anonymous file vanishes)."""
+
+    parser_class = _BodyParser
+
+    def handle_close(self) -> None:
+        request: Any = getattr(self, "request", None)
+        self.request = None
+        try:
+            if request is not None:
+                request.close()
+        finally:
+            super().handle_close()
+
+
+def body_channel(directory: str) -> type[HTTPChannel]:
+    """The channel class a waitress server uses so large PUT bodies are buffered in
+    ``directory`` (the storage's blob temporary directory), ready to be adopted."""
+    parser = type("BlobBodyParser", (_BodyParser,), {"body_directory": directory})
+    return type("BlobBodyChannel", (_BodyChannel,), {"parser_class": parser})
 
 
 def _unlink(path: str) -> None:
