@@ -12,6 +12,8 @@ cross-site requests before they get here; this check keeps the endpoint's own pr
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from AccessControl.SecurityManagement import getSecurityManager
@@ -20,7 +22,7 @@ from zExceptions import BadRequest, Forbidden
 from ..document.base import find_by_reference
 from ..errors import InvalidInputError, MethodNotAllowedError
 from ..inputs import as_text
-from ..permissions import ExecuteNotebookCode
+from ..permissions import ExecuteNotebookCode, View
 from . import session
 from .protocol import empty_reply, erp5_reply
 from .wsgi import SLOT_KEY
@@ -70,10 +72,57 @@ def _catalog(context: Any) -> Any:
     return context.getPortalObject().portal_catalog
 
 
+#: Most references whose notebook :func:`find_notebook` remembers (per server process).
+NOTEBOOK_CACHE_SIZE = 1024
+_known: OrderedDict[tuple[tuple[str, ...], str], tuple[tuple[str, ...], bytes]] = OrderedDict()
+_known_lock = threading.Lock()
+
+
+def _known_notebook(portal: Any, reference: str) -> Any | None:
+    """The notebook remembered for ``reference`` if it is still that notebook (same object,
+    type and reference) and the user may View it now; None otherwise (ask the catalog).
+
+    The remembered one is the oldest notebook of the reference, whoever may see it, so
+    when this user may View it, it is also what the catalog's search would return."""
+    key = (portal.getPhysicalPath(), reference)
+    with _known_lock:
+        known = _known.get(key)
+    if known is None:
+        return None
+    path, oid = known
+    notebook = portal.unrestrictedTraverse(path, None)
+    if (notebook is None or getattr(notebook, "_p_oid", None) != oid
+            or getattr(notebook, "portal_type", None) != NOTEBOOK_TYPE
+            or notebook.getReference() != reference):
+        with _known_lock:
+            _known.pop(key, None)
+        return None
+    if not getSecurityManager().checkPermission(View, notebook):
+        return None
+    return notebook
+
+
+def _remember_notebook(portal: Any, reference: str) -> None:
+    """Remember the oldest notebook of ``reference`` (unrestricted): the catalog is asked
+    once per reference and server process, the permission every time."""
+    oldest = find_by_reference(portal, reference, NOTEBOOK_TYPE, unrestricted=True)
+    if oldest is None or getattr(oldest, "_p_oid", None) is None:
+        return
+    with _known_lock:
+        _known[(portal.getPhysicalPath(), reference)] = (oldest.getPhysicalPath(), oldest._p_oid)
+        while len(_known) > NOTEBOOK_CACHE_SIZE:
+            _known.popitem(last=False)
+
+
 def find_notebook(context: Any, reference: str) -> Any | None:
     """The notebook with this reference the user can see; 403 if only others' has it."""
+    portal = context.getPortalObject()
+    notebook = _known_notebook(portal, reference)
+    if notebook is not None:
+        return notebook
     notebook = find_by_reference(context, reference, NOTEBOOK_TYPE)
     if notebook is not None:
+        _remember_notebook(portal, reference)
         return notebook
     if reference_exists(context, reference):
         raise Forbidden(f"The notebook reference {reference!r} belongs to another user's notebook.")
