@@ -167,3 +167,31 @@ def test_a_cell_that_waits_too_long_ends_with_the_named_error_and_changes_nothin
     assert value(busy[1]["reply"]) == "'done'"
     assert value(run_cell(server, "x", "wait-kept", store_history=False)) == "'before'"
     assert notebook_line_count(server, "wait-kept") == "1"  # no line of the cell that waited
+
+
+def test_an_interrupt_ends_a_waiting_cell_unrun(share_server, tmp_path):
+    """Jupyter's stop button while the cell waits for its user's share: it never runs."""
+    server = share_server
+    busy = []
+    for number in (1, 2):
+        started, release = tmp_path / f"started-{number}", tmp_path / f"release-{number}"
+        busy.append(in_thread(lambda s=started, r=release, n=number: run_cell(
+            server, busy_cell(s, r), f"share-stop-busy-{n}", timeout=180, store_history=False)))
+        wait_for(started.exists, f"busy cell {number} did not start", server)
+    logged = waits_logged(server)
+    ran = tmp_path / "ran"
+    waiting = in_thread(lambda: run_cell(
+        server, f"open({str(ran)!r}, 'w').close()", "share-stop-waiting", timeout=PROMPT))
+    wait_for(lambda: waits_logged(server) > logged, "the third cell did not wait", server)
+    answer = server.session().post(f"{server.url}/Base_interruptJupyter",
+                                   data={"reference": "share-stop-waiting"}, timeout=PROMPT)
+    assert answer.status_code == 200 and answer.json()["interrupted"] is True, answer.text
+    waiting[0].join(timeout=PROMPT)
+    reply = waiting[1]["reply"]
+    assert (reply["status"], reply["ename"]) == ("error", "KeyboardInterrupt"), reply
+    assert "while waiting" in reply["evalue"] and "not run" in reply["evalue"]
+    for number, (thread, result) in enumerate(busy, 1):
+        (tmp_path / f"release-{number}").touch()
+        thread.join(timeout=PROMPT)
+        assert value(result["reply"]) == "'done'"
+    assert not ran.exists()

@@ -4,8 +4,11 @@ One zygote process (:mod:`.worker`) has Zope configured; it forks workers, each 
 database client of its own. A cell goes to an idle worker, preferably the one that ran
 its notebook last; one notebook's cells run one at a time (later ones wait their turn),
 different notebooks' in parallel, up to ``WENDELIN_CELL_WORKERS`` processes, with
-``WENDELIN_CELL_SPARE`` idle ones started ahead. The thread waiting for a cell holds no
-database connection (see :mod:`.wsgi`). The pool enforces ``WENDELIN_CELL_TIMEOUT``
+``WENDELIN_CELL_SPARE`` idle ones started ahead. One user holds at most
+``WENDELIN_CELL_USER_SHARE`` processes (by default all but one), so others' cells always
+find one; a cell waits its turn at most ``WENDELIN_CELL_WAIT`` seconds, waiting cells
+served oldest first. The thread waiting for a cell holds no database connection (see
+:mod:`.wsgi`). The pool enforces ``WENDELIN_CELL_TIMEOUT``
 (the process is killed, the cell's transaction dies with it, a new process takes its
 place); the worker enforces its own memory limit and interrupts. Which process runs
 which notebook is also written to a directory shared by every server process using the
@@ -106,6 +109,7 @@ class Ticket:
 
     key: str
     user: tuple[Any, ...]
+    interrupted: bool = False
 
 
 #: Bytes of a worker's note: the key of the notebook it runs, padded with spaces.
@@ -476,7 +480,13 @@ class CellPool:
             self.waiters.append(ticket)
             logged = False
             try:
-                while not self._turn(ticket):
+                while True:
+                    if ticket.interrupted:
+                        raise CellWaitError(
+                            f"interrupted while waiting for a cell process: the cell was not "
+                            f"run and nothing of it was kept ({KEPT})")
+                    if self._turn(ticket):
+                        break
                     if self.stopping:
                         raise PoolError("the server is stopping")
                     if not logged:
@@ -548,7 +558,8 @@ class CellPool:
         try:
             claimed = self._take(ticket)
         except CellWaitError as error:
-            return _error_reply("CellWaitError", str(error))
+            return _error_reply("KeyboardInterrupt" if ticket.interrupted else "CellWaitError",
+                                str(error))
         except PoolError as error:
             return _error_reply("CellProcessError", str(error))
         worker = None
@@ -649,7 +660,8 @@ class CellPool:
             f"were rolled back and a new process takes its place ({KEPT})"))
 
     def interrupt(self, key: str) -> bool:
-        """SIGINT to the process running the notebook's cell, here or in another server process."""
+        """SIGINT to the process running the notebook's cell, here or in another server process;
+        with none running here, the notebook's cells waiting for a process end unrun."""
         with self.cond:
             worker = self.running.get(key)
             if worker is not None and worker.phase == "running":
@@ -657,6 +669,13 @@ class CellPool:
                 pid = worker.pid
             else:
                 pid = None
+            if worker is None:
+                waiting = [t for t in self.waiters if t.key == key and not t.interrupted]
+                for ticket in waiting:
+                    ticket.interrupted = True
+                if waiting:
+                    self.cond.notify_all()
+                    return True
         if pid is None:
             pid = registered_pid(self.registry, key)
         if pid is None:
