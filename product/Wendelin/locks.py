@@ -92,9 +92,11 @@ def serialise_transaction(key: Any) -> bool:
 
     Call it before changing anything in the request: the current transaction, which must
     hold no changes (else :class:`TransactionNotFreshError`, nothing lost), is replaced by
-    a new one that sees what the previous holder committed (no conflict). A doomed
-    transaction's successor is doomed too. The lock is released when the new transaction
-    commits or aborts. Returns whether this call had to wait.
+    a new one that sees what the previous holder committed (no conflict). Only after a
+    wait does it sync with the storage server (a round trip on ZEO): uncontended, the
+    request's own begin already did. A doomed transaction's successor is doomed too. The
+    lock is released when the new transaction commits or aborts. Returns whether this
+    call had to wait.
     """
     current = transaction.get()
     work = pending_work(current)
@@ -109,8 +111,16 @@ def serialise_transaction(key: Any) -> bool:
     if waited:
         lock.acquire()
     try:
+        manager = transaction.manager
+        # Aborting polls the invalidations this process's commits left (the previous
+        # holder's included, which end before its lock is released): no server round trip.
         transaction.abort()
-        fresh = transaction.begin()
+        if waited or manager.explicit:
+            # After a wait, also ask the server for other processes' commits (fewer
+            # conflicts later); an explicit manager needs begin() anyway.
+            fresh = transaction.begin()
+        else:
+            fresh = manager.get()
         if doomed:
             fresh.doom()
         fresh.join(_ReleaseAtEnd(lock))

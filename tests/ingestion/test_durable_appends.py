@@ -1,0 +1,161 @@
+"""Appends are durable when their commit returns: each blob file an append wrote is
+``fdatasync``ed once, before the storage fsyncs Data.fs (ZODB never syncs blob files).
+
+Real storages: a FileStorage with blobs, and a ZEO server whose client shares its blob
+directory (as ``wendelin run`` serves its own process). The system calls are recorded on
+their way to the real ones, to count them and see their order.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import pytest
+import transaction
+import ZEO
+import ZODB
+from Products.Wendelin.bigdata.bigfile import ZBigFile, _blob_file
+from ZEO.ClientStorage import ClientStorage
+from ZODB.FileStorage import FileStorage
+
+BLKSIZE = 4096
+# the module, not the class ZODB.FileStorage exports under the same name
+filestorage_module = importlib.import_module("ZODB.FileStorage.FileStorage")
+
+
+@pytest.fixture(params=["filestorage", "zeo-shared-blobs"])
+def db(tmp_path, request):
+    """A database over Data.fs and blobs in ``tmp_path``, directly or through ZEO."""
+    stop = None
+    if request.param == "filestorage":
+        storage = FileStorage(str(tmp_path / "Data.fs"), blob_dir=str(tmp_path / "blobs"))
+    else:
+        address, stop = ZEO.server(path=str(tmp_path / "Data.fs"), blob_dir=str(tmp_path / "blobs"))
+        storage = ClientStorage(address, blob_dir=str(tmp_path / "blobs"), shared_blob_dir=True,
+                                wait_timeout=30)
+    database = ZODB.DB(storage)
+    yield database
+    transaction.abort()
+    database.close()
+    if stop is not None:
+        stop()
+
+
+@pytest.fixture
+def syncs(monkeypatch):
+    """``(call, inode)`` of every fdatasync, and of FileStorage's fsync, in order."""
+    calls: list[tuple[str, int]] = []
+    real_fdatasync, real_fsync = os.fdatasync, filestorage_module.fsync
+
+    def fdatasync(fd: int) -> None:
+        calls.append(("fdatasync", os.fstat(fd).st_ino))
+        real_fdatasync(fd)
+
+    def fsync(fd: int) -> None:
+        calls.append(("fsync", os.fstat(fd).st_ino))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    monkeypatch.setattr(filestorage_module, "fsync", fsync)
+    return calls
+
+
+def _new_file(db) -> tuple[object, ZBigFile]:
+    connection = db.open()
+    connection.root()["f"] = ZBigFile(blksize=BLKSIZE)
+    transaction.commit()
+    return connection, connection.root()["f"]
+
+
+def _run_inodes(bigfile: ZBigFile) -> list[int]:
+    """Inodes of the committed files of the file's tail runs, in order."""
+    return [os.stat(_blob_file(blob)[0]).st_ino for blob, _start, _length in bigfile._tail]
+
+
+def test_each_appended_file_is_synced_once_before_data_fs(db, tmp_path, syncs) -> None:
+    _, bigfile = _new_file(db)
+    data_fs = os.stat(tmp_path / "Data.fs").st_ino
+    del syncs[:]
+    bigfile.append(b"a" * 5000)  # a new run
+    bigfile.append(b"b" * 100)  # the same run, extended in place
+    transaction.commit()
+    first = _run_inodes(bigfile)
+    assert syncs == [("fdatasync", first[0]), ("fsync", data_fs)]
+    del syncs[:]
+    bigfile.append(b"c" * 10)  # a new run starting with a copy of the partial block
+    transaction.commit()
+    assert syncs == [("fdatasync", _run_inodes(bigfile)[1]), ("fsync", data_fs)]
+    expected = b"a" * 5000 + b"b" * 100 + b"c" * 10
+    assert bigfile.read(0, bigfile.size) == expected
+    assert _mapped(bigfile, 1) == expected[BLKSIZE:]  # the head was copied into the run
+
+
+def _mapped(bigfile: ZBigFile, index: int) -> bytes:
+    """The bytes a mapping of block ``index`` shows (the last file block_files names for
+    it: a later run's copy of a partial block replaces the earlier run's)."""
+    *_, (_, path, offset, length) = bigfile.block_files(index, index)
+    with open(path, "rb") as stored:
+        stored.seek(offset)
+        return stored.read(length)
+
+
+def test_a_failed_sync_fails_the_commit_and_stores_nothing(db, monkeypatch) -> None:
+    connection, bigfile = _new_file(db)
+    bigfile.append(b"kept")
+    transaction.commit()
+
+    def failing(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", failing)
+    bigfile.append(b" lost")
+    with pytest.raises(OSError, match="Input/output"):
+        transaction.commit()
+    transaction.abort()
+    monkeypatch.undo()
+    other = db.open(transaction_manager=transaction.TransactionManager())
+    assert other.root()["f"].read(0, 100) == b"kept"
+    other.close()
+    assert connection.root()["f"].read(0, 100) == b"kept"
+
+
+def test_abort_syncs_nothing_and_closes_its_files(db, syncs) -> None:
+    _, bigfile = _new_file(db)
+    open_before = len(os.listdir("/proc/self/fd"))
+    del syncs[:]
+    bigfile.append(b"x" * 10_000)
+    bigfile.append(b"y")
+    assert len(os.listdir("/proc/self/fd")) > open_before  # kept for the commit's sync
+    transaction.abort()
+    assert syncs == []
+    assert len(os.listdir("/proc/self/fd")) == open_before
+
+
+def test_savepoints_keep_appends_durable(db, syncs) -> None:
+    _, bigfile = _new_file(db)
+    del syncs[:]
+    bigfile.append(b"1" * 3000)
+    savepoint = transaction.savepoint()
+    bigfile.append(b"2" * 3000)
+    savepoint.rollback()
+    bigfile.append(b"3" * 3000)
+    transaction.commit()
+    assert bigfile.read(0, bigfile.size) == b"1" * 3000 + b"3" * 3000
+    synced = {inode for call, inode in syncs if call == "fdatasync"}
+    assert set(_run_inodes(bigfile)) <= synced
+
+
+def test_a_run_after_a_hole_starts_with_zeros(db) -> None:
+    """The copied head of a new run may be a hole (a file grown by truncate)."""
+    _, bigfile = _new_file(db)
+    bigfile.append(b"a" * 10)
+    transaction.commit()
+    bigfile.truncate(BLKSIZE + 50)  # block 1 is a hole
+    transaction.commit()
+    bigfile.append(b"tail")
+    transaction.commit()
+    expected = b"a" * 10 + bytes(BLKSIZE + 40) + b"tail"
+    assert bigfile.read(0, bigfile.size) == expected
+    assert bigfile.mappable()
+    assert _mapped(bigfile, 1) == bytes(50) + b"tail"
