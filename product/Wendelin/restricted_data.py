@@ -62,7 +62,10 @@ class ScriptArray(np.ndarray):
     items come out as :func:`for_script` makes them, so scripts never hold numpy types."""
 
     def __getitem__(self, key: Any) -> Any:
-        return for_script(super().__getitem__(key))
+        result = super().__getitem__(key)
+        if self.ndim == 0 and isinstance(result, np.ndarray):  # a field of a record
+            return for_script(result, items=True)
+        return for_script(result)
 
     def __array_wrap__(self, array: Any, context: Any = None, return_scalar: bool = False
                        ) -> Any:
@@ -108,6 +111,8 @@ class ScriptDtype:
         return len(self.dtype.names or ())
 
     def __eq__(self, other: object) -> bool:
+        if other is None:  # np.dtype(None) is float64
+            return False
         try:
             return self.dtype == np.dtype(other)  # type: ignore[call-overload]
         except TypeError:
@@ -123,12 +128,12 @@ class ScriptDtype:
         return repr(self.dtype)
 
 
-def for_script(value: Any) -> Any:
-    """``value`` as a script may hold it: numpy arrays as :class:`ScriptArray` (computed
-    0-d ones as their item; read-only 0-d views stay views), scalars as Python values,
-    dtypes as :class:`ScriptDtype`; tuples item by item; anything else unchanged."""
+def for_script(value: Any, items: bool = False) -> Any:
+    """``value`` as a script may hold it: numpy arrays as :class:`ScriptArray` (0-d ones
+    computed, or ``items``, as their item; 0-d read-only views stay views), scalars as
+    Python values, dtypes as :class:`ScriptDtype`; tuples item by item; others unchanged."""
     if isinstance(value, np.ndarray):
-        if value.ndim == 0 and value.flags.writeable:
+        if value.ndim == 0 and (items or value.flags.writeable):
             item = value[()] if type(value) is np.ndarray else np.ndarray.__getitem__(value, ())
             if isinstance(item, PYTHON_SCALARS):
                 return item.item()

@@ -118,3 +118,26 @@ def test_container_assertions_hold_no_numpy_type(root):
     assert ScriptArray in ContainerAssertions and ScriptDtype in ContainerAssertions
     assert not any(isinstance(kind, type) and issubclass(kind, (np.generic, np.dtype))
                    for kind in ContainerAssertions)
+
+
+def test_records_fields_and_dtypes_as_scripts_get_them(root):
+    from Products.Wendelin.restricted_data import ScriptArray
+
+    dtype = np.dtype([("t", "<i8"), ("x", "<f4"), ("tag", "S3")])
+    root["r"] = records = ZBigArray((3 * mapping.PAGESIZE,), dtype, blksize=mapping.PAGESIZE)
+    transaction.commit()
+    records[5:6] = np.array([(7, 1.5, b"abc")], dtype)
+    got = {}
+    run_restricted(
+        "r = R[5]\n"
+        "got['fields'] = (r['t'], r['x'], r['tag'])\n"
+        "got['column'] = R[4:7]['t']\n"
+        "got['names'] = R.dtype.names\n"
+        "got['field_dtype'] = R.dtype.fields['x'][0].name\n"
+        "got['none'] = R.dtype == None\n", R=records, got=got)
+    assert got["fields"] == (7, 1.5, b"abc")
+    assert [type(x) for x in got["fields"]] == [int, float, bytes]
+    assert type(got["column"]) is ScriptArray and got["column"].tolist() == [0, 7, 0]
+    assert not got["column"].flags.writeable
+    assert got["names"] == ("t", "x", "tag") and got["field_dtype"] == "float32"
+    assert got["none"] is False
