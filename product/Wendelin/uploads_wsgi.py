@@ -28,6 +28,7 @@ from typing import Any
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.receiver import FixedStreamReceiver
+from waitress.utilities import RequestEntityTooLarge
 
 #: The WSGI environ key of a body spooled into the blob directory (read by the handlers).
 SPOOLED_BODY = "wendelin.spooled_body"
@@ -236,9 +237,8 @@ class SpooledUploads:
         source = environ["wsgi.input"]
         content_type = environ.get("CONTENT_TYPE", "")
         if isinstance(source, BodyFile) and source.holds(directory, length):
-            # waitress wrote the body into the blob directory: name that file, no copy.
-            if not _free_disk_ok(directory, 0):
-                return
+            # waitress wrote the body into the blob directory: name that file, no copy
+            # (the free disk was checked before it was written, and is at the adoption).
             path = source.link_into(directory)
             paths.append(path)
             environ[SPOOLED_BODY] = Spooled(path, length, "", content_type)
@@ -342,32 +342,27 @@ class _BodyParser(HTTPRequestParser):
         super().parse_header(header_plus)
         if (self.command == "PUT" and not self.chunked
                 and self.content_length >= PUT_THRESHOLD and self.body_directory):
+            from .errors import QuotaExceededError
+            from .inputs import check_free_disk
+
+            try:  # the body would land on the blob disk: refused before a byte is written
+                check_free_disk(self.body_directory, self.content_length, "a PUT")
+            except QuotaExceededError as refused:
+                self.error = RequestEntityTooLarge(str(refused))
+                self.completed = True
+                self.expect_continue = False  # no "100 Continue": it would read the body
+                return
             buffer = BlobDirectoryBody.create(self.body_directory)
             if buffer is not None:
                 self.body_rcv = FixedStreamReceiver(self.content_length, buffer)
-
-
-class _BodyChannel(HTTPChannel):
-    """waitress's channel with :class:`_BodyParser`; a body cut off by the client's
-    disconnection is closed with the connection (its anonymous file vanishes)."""
-
-    parser_class = _BodyParser
-
-    def handle_close(self) -> None:
-        request: Any = getattr(self, "request", None)
-        self.request = None
-        try:
-            if request is not None:
-                request.close()
-        finally:
-            super().handle_close()
 
 
 def body_channel(directory: str) -> type[HTTPChannel]:
     """The channel class a waitress server uses so large PUT bodies are buffered in
     ``directory`` (the storage's blob temporary directory), ready to be adopted."""
     parser = type("BlobBodyParser", (_BodyParser,), {"body_directory": directory})
-    return type("BlobBodyChannel", (_BodyChannel,), {"parser_class": parser})
+    # A body cut off by its client is dropped with its channel: the file, nameless, goes.
+    return type("BlobBodyChannel", (HTTPChannel,), {"parser_class": parser})
 
 
 def _unlink(path: str) -> None:

@@ -15,7 +15,8 @@ from typing import Any
 
 from ..document.content import copy_request_body
 from ..errors import InvalidInputError, RangeNotSatisfiableError
-from ..uploads_wsgi import SPOOLED_BODY
+from ..inputs import check_free_disk
+from ..uploads_wsgi import SPOOLED_BODY, spool_directory
 from .responses import DEFAULTED_BODY_TYPE, parse_content_range, ranged_answer
 
 
@@ -69,4 +70,8 @@ class StreamPut(StreamAnswer):
         spooled = self.request.environ.get(SPOOLED_BODY)
         if spooled is not None and os.path.exists(spooled.path):
             return self.stream.appendSpooledFile(spooled.path, spooled.size)
+        directory = spool_directory()
+        if directory is not None:  # the blob disk keeps its free share (413 otherwise)
+            announced = self.request.get_header("Content-Length") or "0"
+            check_free_disk(directory, int(announced) if announced.isdigit() else 0, "a PUT")
         return self.stream.appendBlocks(lambda write: copy_request_body(self.request, write))
