@@ -134,7 +134,8 @@ def _stored_sha256(session, url: str) -> str:
 
 def test_two_gib_multipart_and_put_bounded_and_exact(make_server):
     """A 2 GiB multipart upload and a 2 GiB PUT: the server's anonymous memory grows by
-    less than 32 MiB, and the stored bytes have the sent bytes' sha256."""
+    less than 32 MiB, the PUT's bytes are written once, and the stored bytes have the
+    sent bytes' sha256."""
     srv = make_server(WENDELIN_MEMORY_BUDGET="64MiB")
     srv.start()
     pid, session = srv.process.pid, srv.session()
@@ -161,8 +162,10 @@ def test_two_gib_multipart_and_put_bounded_and_exact(make_server):
         posted = session.post(upload, data=body, timeout=1200, headers={
             **headers, "Content-Type": f"multipart/form-data; boundary={body.boundary}"})
         written = written_chars(pid) - written
+        put_written = written_chars(pid)
         put = session.put(target, data=RawBody(BIG), timeout=1200,
                           headers={"Content-Type": "application/octet-stream"})
+        put_written = written_chars(pid) - put_written
     finally:
         done.set()
         sampler.join()
@@ -174,6 +177,8 @@ def test_two_gib_multipart_and_put_bounded_and_exact(make_server):
     # waitress's buffer, then the file that became the blob: nothing more is written
     # (Zope's multipart parsing and the copy into the stream wrote it twice more).
     assert written < 2.2 * BIG, f"the server wrote {written / BIG:.2f} times the upload"
+    # A PUT body is written once, by waitress, into the file that becomes the blob.
+    assert put_written < 1.1 * BIG, f"the server wrote {put_written / BIG:.2f} times the PUT"
     expected = _expected_sha256(BIG)
     assert posted.json()["size"] == BIG
     assert _stored_sha256(session, posted.json()["url"]) == expected
