@@ -202,6 +202,9 @@ def fsync_ratio(count: int, rounds: int = 3) -> dict:
         "post_mib": round(len(body) / 2**20, 3),
         "ingest_mib_per_s": round(post_rate, 1),
         "raw_write_fsync_mib_per_s": round(raw_rate, 1),
+        # per post and per raw write+fsync of the same bytes: what a post costs beyond the disk
+        "post_ms": round(1000 * statistics.median(posts) / count, 2),
+        "raw_ms": round(1000 * statistics.median(raw) / count, 2),
         "ratio": round(post_rate / raw_rate, 2),
         "ingest_4_clients_mib_per_s": round(parallel_rate, 1),
         "ratio_4_clients": round(parallel_rate / raw_rate, 2),

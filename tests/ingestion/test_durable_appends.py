@@ -146,6 +146,25 @@ def test_savepoints_keep_appends_durable(db, syncs) -> None:
     assert set(_run_inodes(bigfile)) <= synced
 
 
+def test_a_zeo_blob_cache_is_not_synced(tmp_path, syncs) -> None:
+    """A client with its own blob cache sends the bytes to the server: its copy is not
+    what the server stores, so it is not synced (the server's Data.fs still is)."""
+    address, stop = ZEO.server(path=str(tmp_path / "Data.fs"), blob_dir=str(tmp_path / "blobs"))
+    database = ZODB.DB(ClientStorage(address, blob_dir=str(tmp_path / "cache"),
+                                     shared_blob_dir=False, wait_timeout=30))
+    try:
+        _, bigfile = _new_file(database)
+        del syncs[:]
+        bigfile.append(b"z" * 5000)
+        transaction.commit()
+        assert [call for call, _ in syncs] == ["fsync"]
+        assert bigfile.read(0, 5000) == b"z" * 5000
+    finally:
+        transaction.abort()
+        database.close()
+        stop()
+
+
 def test_a_run_after_a_hole_starts_with_zeros(db) -> None:
     """The copied head of a new run may be a hole (a file grown by truncate)."""
     _, bigfile = _new_file(db)

@@ -159,8 +159,10 @@ _DURABLE = object()  # the key of a transaction's _DurableAppends (Transaction.d
 
 def _keep_durable(jar, fd: int) -> None:
     """Hand ``fd`` (a blob file just appended to) to the current transaction of ``jar``
-    for its ``fdatasync`` at vote; without a database there is no commit to make durable."""
-    if jar is None:
+    for its ``fdatasync`` at vote. Without a database there is no commit to make durable;
+    a ZEO client with its own blob cache sends the bytes to the server, which stores
+    them in a file of its own, so syncing the cache's copy would buy nothing."""
+    if jar is None or getattr(jar.db().storage, "shared_blob_dir", True) is False:
         os.close(fd)
         return
     txn = jar.transaction_manager.get()
