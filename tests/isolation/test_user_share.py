@@ -19,6 +19,8 @@ from isolation_helpers import CELL_MEMORY, Server, run_cell, value
 
 #: The bound of a request that must answer promptly (generous, as in test_liveness).
 PROMPT = 30
+#: Cell processes of the first server, and a user's share of them (the default: one less).
+WORKERS, SHARE = 4, 3
 
 
 def _both(action, servers) -> None:
@@ -32,11 +34,11 @@ def _both(action, servers) -> None:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    """Three cell processes (a user's share is two, the default: all but one); and two
+    """Four cell processes (a user's share is three, the default: all but one); and two
     processes, a share of one, and cells that wait two seconds at most."""
     share = Server(tmp_path_factory.mktemp("share-site"), {
-        "WENDELIN_CELL_MEMORY": CELL_MEMORY, "WENDELIN_CELL_WORKERS": "3",
-        "WENDELIN_CELL_SPARE": "3", "WENDELIN_THREADS": "2",
+        "WENDELIN_CELL_MEMORY": CELL_MEMORY, "WENDELIN_CELL_WORKERS": str(WORKERS),
+        "WENDELIN_CELL_SPARE": str(WORKERS), "WENDELIN_THREADS": "2",
     })
     wait = Server(tmp_path_factory.mktemp("wait-site"), {
         "WENDELIN_CELL_MEMORY": CELL_MEMORY, "WENDELIN_CELL_WORKERS": "2",
@@ -98,39 +100,58 @@ def notebook_line_count(server, reference: str) -> str:
         store_history=False))
 
 
+def take_share(server, tmp_path: Path, name: str) -> list:
+    """User A (the administrator) takes its share, three busy cells in three notebooks."""
+    busy = []
+    for number in range(1, SHARE + 1):
+        started, release = tmp_path / f"started-{number}", tmp_path / f"release-{number}"
+        busy.append(in_thread(lambda s=started, r=release, n=number: run_cell(
+            server, busy_cell(s, r), f"{name}-busy-{n}", timeout=180, store_history=False)))
+        wait_for(started.exists, f"busy cell {number} did not start", server)
+    return busy
+
+
+def release_all(busy: list, tmp_path: Path) -> None:
+    for number, (thread, result) in enumerate(busy, 1):
+        (tmp_path / f"release-{number}").touch()
+        thread.join(timeout=PROMPT)
+        assert value(result["reply"]) == "'done'"
+
+
 def test_a_user_at_its_share_leaves_a_process_to_others_and_waits_for_its_own(
     share_server, tmp_path
 ):
+    """A's three cells run, three more wait (each holding a thread): B still gets the
+    fourth process and a thread for its request; A's cells run once A's own end."""
     server = share_server
     other = server.add_user("share-other", ["Developer"])
-    busy = []
-    for number in (1, 2):  # user A (the administrator) takes its share, two processes
-        started, release = tmp_path / f"started-{number}", tmp_path / f"release-{number}"
-        busy.append(in_thread(lambda s=started, r=release, n=number: run_cell(
-            server, busy_cell(s, r), f"share-busy-{n}", timeout=180, store_history=False)))
-        wait_for(started.exists, f"busy cell {number} did not start", server)
-    logged = waits_logged(server)
-    extra_started = tmp_path / "started-extra"
-    extra = in_thread(lambda: run_cell(
-        server, f"open({str(extra_started)!r}, 'w').close()\n'extra ran'", "share-extra",
-        timeout=180))
-    wait_for(lambda: waits_logged(server) > logged, "A's third cell did not wait", server)
+    busy = take_share(server, tmp_path, "share")
+    extras = []
+    for number in range(1, SHARE + 1):
+        logged = waits_logged(server)
+        marker = tmp_path / f"extra-{number}"
+        extras.append((marker, in_thread(lambda m=marker, n=number: run_cell(
+            server, f"open({str(m)!r}, 'w').close()\n'extra ran'", f"share-extra-{n}",
+            timeout=180, store_history=False))))
+        wait_for(lambda before=logged: waits_logged(server) > before,
+                 f"A's extra cell {number} did not wait", server)
+    refused = run_cell(server, "1", "share-extra-refused", timeout=PROMPT)
+    assert (refused["status"], refused["ename"]) == ("error", "CellWaitError"), refused
+    assert "already wait" in refused["evalue"]
 
     response = other.post(f"{server.url}/Base_executeJupyter",
                           data={"python_expression": "1 + 1", "reference": "share-b"},
-                          timeout=PROMPT)  # the third process is free for user B
+                          timeout=PROMPT)  # the fourth process is free for user B
     assert response.status_code == 200, response.text
     assert value(response.json()) == "2"
-    assert not extra_started.exists()  # A's extra cell still waits for one of A's own
+    assert not any(marker.exists() for marker, _extra in extras)  # A's extras still wait
 
     (tmp_path / "release-1").touch()
-    extra[0].join(timeout=PROMPT)
-    assert not extra[0].is_alive()
-    assert value(extra[1]["reply"]) == "'extra ran'" and extra_started.exists()
-    (tmp_path / "release-2").touch()
-    for thread, result in busy:
+    for marker, (thread, result) in extras:
         thread.join(timeout=PROMPT)
-        assert value(result["reply"]) == "'done'"
+        assert not thread.is_alive()
+        assert value(result["reply"]) == "'extra ran'" and marker.exists()
+    release_all(busy, tmp_path)
 
 
 def test_a_cell_that_waits_too_long_ends_with_the_named_error_and_changes_nothing(
@@ -172,17 +193,12 @@ def test_a_cell_that_waits_too_long_ends_with_the_named_error_and_changes_nothin
 def test_an_interrupt_ends_a_waiting_cell_unrun(share_server, tmp_path):
     """Jupyter's stop button while the cell waits for its user's share: it never runs."""
     server = share_server
-    busy = []
-    for number in (1, 2):
-        started, release = tmp_path / f"started-{number}", tmp_path / f"release-{number}"
-        busy.append(in_thread(lambda s=started, r=release, n=number: run_cell(
-            server, busy_cell(s, r), f"share-stop-busy-{n}", timeout=180, store_history=False)))
-        wait_for(started.exists, f"busy cell {number} did not start", server)
+    busy = take_share(server, tmp_path, "share-stop")
     logged = waits_logged(server)
     ran = tmp_path / "ran"
     waiting = in_thread(lambda: run_cell(
         server, f"open({str(ran)!r}, 'w').close()", "share-stop-waiting", timeout=PROMPT))
-    wait_for(lambda: waits_logged(server) > logged, "the third cell did not wait", server)
+    wait_for(lambda: waits_logged(server) > logged, "the extra cell did not wait", server)
     answer = server.session().post(f"{server.url}/Base_interruptJupyter",
                                    data={"reference": "share-stop-waiting"}, timeout=PROMPT)
     assert answer.status_code == 200 and answer.json()["interrupted"] is True, answer.text
@@ -190,8 +206,5 @@ def test_an_interrupt_ends_a_waiting_cell_unrun(share_server, tmp_path):
     reply = waiting[1]["reply"]
     assert (reply["status"], reply["ename"]) == ("error", "KeyboardInterrupt"), reply
     assert "while waiting" in reply["evalue"] and "not run" in reply["evalue"]
-    for number, (thread, result) in enumerate(busy, 1):
-        (tmp_path / f"release-{number}").touch()
-        thread.join(timeout=PROMPT)
-        assert value(result["reply"]) == "'done'"
+    release_all(busy, tmp_path)
     assert not ran.exists()
