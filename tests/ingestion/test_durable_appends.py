@@ -178,3 +178,27 @@ def test_a_run_after_a_hole_starts_with_zeros(db) -> None:
     assert bigfile.read(0, bigfile.size) == expected
     assert bigfile.mappable()
     assert _mapped(bigfile, 1) == bytes(50) + b"tail"
+
+
+def test_a_conflict_after_the_sync_started_closes_its_files(db) -> None:
+    """A commit that fails after the sync began (a conflict at vote) waits for the sync,
+    then closes every descriptor it kept."""
+    from persistent.mapping import PersistentMapping
+    from ZODB.POSException import ConflictError
+
+    connection, bigfile = _new_file(db)
+    connection.root()["other"] = PersistentMapping()
+    transaction.commit()
+    manager = transaction.TransactionManager()
+    rival = db.open(transaction_manager=manager)
+    rival.root()["other"]["n"] = 1
+    open_before = len(os.listdir("/proc/self/fd"))
+    bigfile.append(b"q" * 9000)
+    connection.root()["other"]["n"] = 2
+    manager.commit()  # commits first: ours conflicts on "other"
+    with pytest.raises(ConflictError):
+        transaction.commit()
+    transaction.abort()
+    assert len(os.listdir("/proc/self/fd")) == open_before
+    assert bigfile.size == 0
+    rival.close()

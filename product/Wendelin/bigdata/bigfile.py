@@ -18,6 +18,8 @@ earlier's) instead of conflicting on the size and the block table. A run's file 
 out in block coordinates (it starts with a copy of the partial block before it), so when
 no other append came in between it is adopted into the block table without a copy;
 the tail is folded into the table now and then, and before any other kind of write.
+ZODB fsyncs Data.fs at commit but never blob files: the files appends write are
+``fdatasync``ed once at the commit's vote, so appended bytes are as durable as the record.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ import os
 import random
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import numpy as np
 from BTrees.IOBTree import IOBTree
@@ -105,13 +109,15 @@ class _DurableAppends:
 
     ZODB fsyncs Data.fs at commit but never blob files, so an append answered as
     committed could lose its bytes in a crash. This resource manager keeps one descriptor
-    per appended file and ``fdatasync``s each once, at vote: before any storage's
-    ``tpc_finish`` (where Data.fs is fsynced), so a record never names a blob whose bytes
-    are not on disk. Sorted last, its vote comes after the storage's vote round trip.
+    per appended file and ``fdatasync``s each once: started in a thread at ``tpc_begin``
+    (so it overlaps the storage's stores and vote round trip), waited for at its vote,
+    sorted last. Every vote ends before any ``tpc_finish`` (where the storage fsyncs
+    Data.fs), so a record never names a blob whose bytes are not on disk.
     """
 
     def __init__(self) -> None:
         self.fds: dict[tuple[int, int], int] = {}
+        self.syncing: Future | None = None
 
     def add(self, fd: int) -> None:
         """Own ``fd`` until the transaction ends (closed at once for a file already kept)."""
@@ -122,7 +128,14 @@ class _DurableAppends:
         else:
             self.fds[key] = fd
 
+    def _sync(self) -> None:
+        for fd in self.fds.values():
+            os.fdatasync(fd)
+
     def _close(self, *args) -> None:
+        syncing, self.syncing = self.syncing, None
+        if syncing is not None:
+            wait([syncing])  # its descriptors stay open until it is done
         fds, self.fds = self.fds, {}
         for fd in fds.values():
             os.close(fd)
@@ -133,18 +146,32 @@ class _DurableAppends:
         return "~~wendelin-durable-appends"
 
     def tpc_begin(self, txn) -> None:
-        pass
+        if self.fds:
+            self.syncing = _sync_pool().submit(self._sync)
 
     def commit(self, txn) -> None:
         pass
 
     def tpc_vote(self, txn) -> None:
-        for fd in self.fds.values():
-            os.fdatasync(fd)
+        if self.syncing is not None:
+            self.syncing.result()  # a failed sync fails the vote: nothing is committed
 
     def savepoint(self) -> _NoData:
         """Rolling back keeps the descriptors: syncing a file no longer used is harmless."""
         return _NoData()
+
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_guard = threading.Lock()
+
+
+def _sync_pool() -> ThreadPoolExecutor:
+    """This process's threads for commit-time syncs (a forked child makes its own)."""
+    global _pool
+    with _pool_guard:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(4, thread_name_prefix="wendelin-fdatasync"))
+        return _pool[1]
 
 
 class _NoData:
