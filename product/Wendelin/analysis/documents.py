@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from Acquisition import aq_base
 
+from ..bigdata.bigarray import _readonly
 from ..bigdata.budget import get_memory_budget
 from ..bigdata.errors import OutOfCoreError
 from ..errors import InvalidInputError, QuotaExceededError
@@ -236,7 +237,7 @@ def frequencies(spectrum: Any, sample_rate: float | None = None) -> np.ndarray:
             f"Data Array {spectrum.getId()!r} does not say its sample rate and signal length; "
             "pass sample_rate= and use a spectrum made by DataArray_computeFFT"
         )
-    return frequency_list(length, rate)
+    return _readonly(frequency_list(length, rate))  # scripts call this
 
 
 def compute_spectrogram(

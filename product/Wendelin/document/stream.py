@@ -14,7 +14,7 @@ from ZODB.POSException import ConflictError
 from ZPublisher import zpublish
 
 from ..bigdata import BigFileReader, ZBigFile
-from ..bigdata.bigarray import check_dtype
+from ..bigdata.bigarray import _readonly, check_dtype
 from ..bigdata.bigfile import _same_key, read_segments
 from ..bigdata.budget import check_copy, get_memory_budget
 from ..bigdata.errors import BigFileError
@@ -387,7 +387,12 @@ class DataStream(_StreamPipelineMixin, WendelinDocument):
     @security.protected(View)
     @zpublish(False)
     def getArrayView(self, dtype="uint8", offset: int = 0) -> np.ndarray:
-        """A lazily mapped read-only ndarray over the stream's bytes from ``offset``."""
+        """A lazily mapped read-only ndarray over the stream's bytes from ``offset`` (for a
+        skin script, the type restricted code may read)."""
+        return _readonly(self._array_view(dtype, offset))
+
+    def _array_view(self, dtype: Any, offset: int) -> np.ndarray:
+        """:meth:`getArrayView` for trusted callers."""
         dtype = check_dtype(dtype)
         size = self.getSize()
         if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)):
