@@ -126,6 +126,18 @@ class BlockIterator:
         return start, stop, _readonly(self._array._view(start, stop))
 
 
+def _as_records(value: Any, dtype: np.dtype) -> Any:
+    """A tuple or list of tuples as records of ``dtype`` (numpy reads a tuple assigned to
+    a structured array as one record); any other value unchanged."""
+    if isinstance(value, tuple) or isinstance(value, list) and value and all(
+            isinstance(item, tuple) for item in value):
+        try:
+            return np.array(value, dtype=dtype)
+        except (TypeError, ValueError):
+            return value  # reported by the assignment, with its shape
+    return value
+
+
 def _readonly(result: Any) -> Any:
     """``result`` as restricted Python gets it when it asked: a read-only view, handed over
     as :data:`script_value` makes it (trusted callers get ``result`` unchanged)."""
@@ -350,6 +362,8 @@ class ZBigArray(Persistent):
                 check_copy(value.nbytes, "an assignment from an overlapping view",
                            "assign from a copy of a smaller part")
                 value = np.array(value)
+        if self._dtype.names is not None and not isinstance(value, np.ndarray):
+            value = _as_records(value, self._dtype)
         value = original = np.asarray(value)
         if value.dtype.hasobject:
             value = self._cast(value)

@@ -404,6 +404,14 @@ class BigArrayConformance(StorageFixtures):
         array[:] = values
         np.testing.assert_array_equal(array[10:20]["x"], np.arange(10, 20))
         assert array[5]["tag"] == b"abc"
+        # numpy reads a tuple as one record, a list of tuples as records
+        model = values.copy()
+        for target in (array, model):
+            target[5] = (7.5, -3, b"xyz")
+            target[20:23] = [(1.0, 1, b"a"), (2.0, 2, b"b"), (3.0, 3, b"c")]
+            target[30:40] = (9.0, 9, b"n")
+        assert array[:].tobytes() == model.tobytes()
+        assert array[5]["x"] == -3 and array[21]["tag"] == b"b"
 
     def test_views_are_lazy_and_readonly(self, root):
         """Before the array is in a connection (added, not committed) views are copies."""
