@@ -5,7 +5,10 @@
 One `wendelin run` on a temporary instance on the same disk as the file; each round runs
 dd, the multipart upload (``DataStreamModule_upload``) and the PUT alternately; medians
 of the seconds and the ratios of their speeds to dd's are printed as JSON, with the
-server's RssAnon growth over the run.
+server's RssAnon growth over the run and the bytes it wrote per PUT (``wchar``: 1.0x the
+file when the body is written once). Neither the upload nor the PUT syncs its blob (ZODB
+does not), so ``put_synced_over_dd`` also times the PUT plus an fsync of its blob file,
+which is what ``dd conv=fdatasync`` includes.
 """
 
 from __future__ import annotations
@@ -30,6 +33,25 @@ def rss_anon(pid: int) -> int:
             if line.startswith("RssAnon:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def written_chars(pid: int) -> int:
+    """Bytes the process has written (write, pwrite and friends)."""
+    with open(f"/proc/{pid}/io") as io:
+        for line in io:
+            if line.startswith("wchar:"):
+                return int(line.split()[1])
+    return 0
+
+
+def fsync_newest_blob(blobs: Path) -> None:
+    """fsync the blob file written last (the PUT's: its bytes then are on the disk)."""
+    newest = max(blobs.rglob("*.blob"), key=lambda path: path.stat().st_mtime)
+    fd = os.open(newest, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def timed(command: list[str]) -> float:
@@ -60,7 +82,8 @@ def main() -> None:
                               check=True, capture_output=True, text=True)
         target = json.loads(made.stdout)["url"]
         baseline = peak = rss_anon(site.process.pid)
-        dd, multipart, put = [], [], []
+        dd, multipart, put, synced, put_written = [], [], [], [], []
+        blobs = Path(work) / "instance" / "var" / "blobs"
         try:
             for round_ in range(args.rounds):
                 dd.append(timed(["dd", f"if={source}", f"of={Path(work) / 'dd.bin'}",
@@ -69,11 +92,18 @@ def main() -> None:
                 multipart.append(timed([*curl, "-o", "/dev/null", "-F",
                                         f"file=@{source};filename=up{round_}.bin", upload]))
                 peak = max(peak, rss_anon(site.process.pid))
+                written = written_chars(site.process.pid)
                 put.append(timed([*curl, "-o", "/dev/null", "-T", str(source), target]))
+                put_written.append(written_chars(site.process.pid) - written)
                 peak = max(peak, rss_anon(site.process.pid))
+                began = time.perf_counter()
+                subprocess.run([*curl, "-o", "/dev/null", "-T", str(source), target], check=True)
+                fsync_newest_blob(blobs)
+                synced.append(time.perf_counter() - began)
         finally:
             site.stop()
-        dd_s, mp_s, put_s = (statistics.median(x) for x in (dd, multipart, put))
+        dd_s, mp_s, put_s, synced_s = (
+            statistics.median(x) for x in (dd, multipart, put, synced))
         print(json.dumps({
             "mib": args.mib,
             "dd_fdatasync_mb_per_s": round(args.mib * 2**20 / dd_s / 1e6, 1),
@@ -81,8 +111,10 @@ def main() -> None:
             "put_mb_per_s": round(args.mib * 2**20 / put_s / 1e6, 1),
             "multipart_over_dd": round(dd_s / mp_s, 2),
             "put_over_dd": round(dd_s / put_s, 2),
+            "put_synced_over_dd": round(dd_s / synced_s, 2),
+            "put_written_over_size": round(statistics.median(put_written) / 2**20 / args.mib, 2),
             "rss_anon_growth_mib": round((peak - baseline) / 2**20, 1),
-            "seconds": {"dd": dd, "multipart": multipart, "put": put},
+            "seconds": {"dd": dd, "multipart": multipart, "put": put, "put_synced": synced},
         }, indent=2))
 
 

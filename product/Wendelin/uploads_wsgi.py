@@ -27,7 +27,7 @@ from typing import Any
 
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
-from waitress.receiver import FixedStreamReceiver
+from waitress.receiver import ChunkedReceiver, FixedStreamReceiver
 from waitress.utilities import RequestEntityTooLarge
 
 #: The WSGI environ key of a body spooled into the blob directory (read by the handlers).
@@ -333,15 +333,46 @@ class BlobDirectoryBody:
         self.file.close()
 
 
+#: A chunked body in the blob directory is checked against the free disk this often.
+CHUNKED_CHECK = 64 << 20
+
+
+class _CheckedChunks(ChunkedReceiver):
+    """A chunked body into a :class:`BlobDirectoryBody`, refused (413, the connection
+    closed, the anonymous file gone) once the blob disk would keep less than its share."""
+
+    checked = 0
+
+    def received(self, data: bytes) -> int:
+        from .errors import QuotaExceededError
+        from .inputs import check_free_disk
+
+        consumed = super().received(data)
+        size = len(self.buf)
+        if size - self.checked >= CHUNKED_CHECK and not getattr(self, "error", None):
+            self.checked = size
+            try:
+                check_free_disk(self.buf.file.directory, 0, "a PUT")
+            except QuotaExceededError as refused:
+                self.error = RequestEntityTooLarge(str(refused))
+        return consumed
+
+
 class _BodyParser(HTTPRequestParser):
-    """waitress's request parser, buffering a large PUT body in the blob directory."""
+    """waitress's request parser, buffering a large or chunked PUT body in the blob
+    directory."""
 
     body_directory = ""
 
     def parse_header(self, header_plus: bytes) -> None:
         super().parse_header(header_plus)
-        if (self.command == "PUT" and not self.chunked
-                and self.content_length >= PUT_THRESHOLD and self.body_directory):
+        if self.command != "PUT" or not self.body_directory:
+            return
+        if self.chunked:  # size unknown: checked as it grows, and at the adoption
+            buffer = BlobDirectoryBody.create(self.body_directory)
+            if buffer is not None:
+                self.body_rcv = _CheckedChunks(buffer)
+        elif self.content_length >= PUT_THRESHOLD:
             from .errors import QuotaExceededError
             from .inputs import check_free_disk
 

@@ -91,6 +91,21 @@ def test_a_put_body_is_written_once_and_its_file_becomes_the_blob(srv):
     assert settled(lambda: not os.listdir(blob_temporary(srv))), os.listdir(blob_temporary(srv))
 
 
+def test_a_chunked_put_is_written_once_too(srv):
+    """A body of unknown size (``Transfer-Encoding: chunked``, as ``curl -T -`` sends) is
+    buffered in the blob directory as well, and adopted without a copy."""
+    url = new_stream(srv, b"before")
+    pid, session = srv.process.pid, srv.session()
+    body = pattern(SIZE)
+    written = written_chars(pid)
+    answer = session.put(url, data=(body[i:i + (1 << 20)] for i in range(0, SIZE, 1 << 20)),
+                         headers={"Content-Type": "application/octet-stream"})
+    written = written_chars(pid) - written
+    assert answer.status_code == 204, answer.text
+    assert written < 1.25 * SIZE, f"the server wrote {written / SIZE:.2f} times the body"
+    assert hashlib.sha256(session.get(url).content).digest() == hashlib.sha256(body).digest()
+
+
 def raw_put(server: Server, path: str, headers: dict[str, str], body: bytes,
             announced: int) -> bytes:
     """Send a PUT announcing ``announced`` bytes and send ``body``; a shorter body is cut
@@ -162,7 +177,7 @@ def test_a_refused_put_adopts_nothing(srv, case):
 def test_a_put_that_would_fill_the_disk_is_413_before_a_byte_is_buffered(make_server, tmp_path):
     """The body would land on the blob disk: with less free than WENDELIN_MIN_FREE_DISK
     keeps, waitress's parser answers 413 from the headers and nothing is written; a
-    small PUT (copied by the handler) is a 413 too."""
+    small PUT (copied by the handler) is a 413 too, and a chunked one once it has grown."""
     import shutil
 
     usage = shutil.disk_usage(tmp_path)
@@ -180,4 +195,27 @@ def test_a_put_that_would_fill_the_disk_is_413_before_a_byte_is_buffered(make_se
                                  headers={"Content-Type": "application/octet-stream"})
     assert small.status_code == 413, small.text[:300]
     assert "WENDELIN_MIN_FREE_DISK" in small.text
+    assert server.session().get(made["url"]).content == b""
+    # a chunked body (no size announced) is refused once it has grown by CHUNKED_CHECK
+    pid = server.process.pid
+    before = open_files(pid)
+    written = written_chars(pid)
+    parts = urlsplit(server.url)
+    head = (f"PUT {urlsplit(made['url']).path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"Transfer-Encoding: chunked\r\nAuthorization: {authorization()['Authorization']}"
+            "\r\n\r\n").encode()
+    chunk = b"100000\r\n" + BLOCK + b"\r\n"
+    with socket.create_connection((parts.hostname, parts.port), timeout=60) as sock:
+        try:
+            sock.sendall(head)
+            for _ in range(160):
+                sock.sendall(chunk)
+            sock.sendall(b"0\r\n\r\n")
+            refused = sock.recv(4096)
+        except (BrokenPipeError, ConnectionResetError):
+            refused = b"HTTP/1.1 413 (the connection was closed)"
+    assert b" 413 " in refused[:20], refused[:300]
+    assert written_chars(pid) - written < 100 << 20  # not the 160 MiB sent
+    assert settled(lambda: not {f for f in open_files(pid) - before if "(deleted)" in f})
+    assert not os.listdir(blob_temporary(server))
     assert server.session().get(made["url"]).content == b""
