@@ -198,8 +198,8 @@ def _stop(signum, frame):  # pragma: no cover - signal handler
 
 
 def buffer_bodies_in_blob_directory(server: Any) -> None:
-    """Make ``server`` (waitress's, this one only) buffer large PUT bodies in the blob
-    temporary directory, where the Data Stream adopts the very file (``uploads_wsgi``)."""
+    """Make ``server`` (waitress's, this one only) buffer large and chunked PUT bodies in
+    the blob temporary directory, where the Data Stream adopts the very file."""
     from waitress.server import BaseWSGIServer
 
     from .uploads_wsgi import body_channel, spool_directory

@@ -9,11 +9,13 @@ replaced by a token naming its spooled file (tokens are random and live only in 
 environ, so a client cannot name a file). Files not adopted (a 4xx, an error) are deleted
 when the response ends.
 
-A large PUT body is not even copied once: ``wendelin run`` gives waitress a channel
-(:func:`body_channel`) whose buffer for such a body is an anonymous file (``O_TMPFILE``)
-in the blob temporary directory, written as the bytes arrive; this layer gives that very
-file a name there (``linkat``) and the stream adopts it. A body that never completes
-closes with its connection and, having no name, leaves nothing behind.
+A large or chunked PUT body is not even copied once: ``wendelin run`` gives waitress a
+channel (:func:`body_channel`) whose buffer for such a body is an anonymous file
+(``O_TMPFILE``) in the blob temporary directory, written as the bytes arrive (refused
+with 413 from the headers, or as it grows, when the blob disk would keep less than its
+free share); this layer gives that very file a name there (``linkat``) and the stream
+adopts it. A body that never completes goes with its connection and, having no name,
+leaves nothing behind.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 GET streams the bytes from the blob files, inert, with a single byte ``Range`` (206);
 HEAD gives the size. PUT replaces the content (its ``Content-Type`` becomes the
 stream's, validated; without one, as ``curl -T`` sends, the stream keeps its type), or
-appends with ``Content-Range: bytes a-b/*`` where ``a`` is the current size. A body the
-WSGI layer spooled into the blob directory is adopted as it is, another one copied
-block by block.
+appends with ``Content-Range: bytes a-b/*`` where ``a`` is the current size. A body in
+the blob directory (waitress's own buffer of a large or chunked PUT, named by the WSGI
+layer) is adopted as it is, another one copied block by block after a free-disk check.
 """
 
 from __future__ import annotations
