@@ -65,6 +65,38 @@ def physical_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+#: A cell's longest wait for a cell process, by default (``WENDELIN_CELL_WAIT``).
+DEFAULT_CELL_WAIT = 60.0
+
+
+def user_share(workers: int, environ: Any = None) -> int:
+    """Most cell processes one user holds at once: ``WENDELIN_CELL_USER_SHARE``, by default
+    all but one (at least one), so one user's busy cells never take every process."""
+    text = (os.environ if environ is None else environ).get("WENDELIN_CELL_USER_SHARE", "")
+    text = text.strip()
+    if not text:
+        return max(1, workers - 1)
+    if not text.isdigit() or not 1 <= int(text) <= max(1, workers):
+        raise ConfigurationError(
+            f"WENDELIN_CELL_USER_SHARE must be 1 to WENDELIN_CELL_WORKERS ({workers}): {text!r}")
+    return int(text)
+
+
+def cell_wait(environ: Any = None) -> float:
+    """Longest wait of a cell for its process, ``WENDELIN_CELL_WAIT`` seconds (default 60):
+    a request never waits without bound, whatever others run."""
+    text = (os.environ if environ is None else environ).get("WENDELIN_CELL_WAIT", "").strip()
+    if not text:
+        return DEFAULT_CELL_WAIT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 86400:
+        raise ConfigurationError(f"WENDELIN_CELL_WAIT must be seconds, more than 0: {text!r}")
+    return seconds
+
+
 def _cell_settings(env: Any) -> dict[str, Any]:
     """The ``WENDELIN_CELL_*`` settings of notebook cell processes, validated."""
     workers = env.get("WENDELIN_CELL_WORKERS", "8").strip()
@@ -94,6 +126,9 @@ def _cell_settings(env: Any) -> dict[str, Any]:
     nice_text = env.get("WENDELIN_CELL_NICE", "5").strip()
     if not nice_text.isdigit() or int(nice_text) > 19:
         raise ConfigurationError(f"WENDELIN_CELL_NICE must be 0 to 19: {nice_text!r}")
+    if int(workers):
+        user_share(int(workers), env)
+    cell_wait(env)
     return {"cell_workers": int(workers), "cell_spare": int(spare), "cell_memory": memory,
             "cell_timeout": timeout, "cell_nice": int(nice_text)}
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..settings import cell_wait, user_share
 from .worker import (
     INTERRUPT_GRACE,
     CellJob,
@@ -72,35 +72,6 @@ class CellWaitError(RuntimeError):
 
 
 #: Longest wait of a cell for a process, in seconds, unless WENDELIN_CELL_WAIT says.
-DEFAULT_CELL_WAIT = 60.0
-
-
-def user_share(workers: int, environ: Any = None) -> int:
-    """Most cell processes one user holds at once: ``WENDELIN_CELL_USER_SHARE``, by default
-    all but one (at least one), so one user's busy cells never take every process."""
-    text = (os.environ if environ is None else environ).get("WENDELIN_CELL_USER_SHARE", "")
-    text = text.strip()
-    if not text:
-        return max(1, workers - 1)
-    if not text.isdigit() or not 1 <= int(text) <= max(1, workers):
-        raise ConfigurationError(
-            f"WENDELIN_CELL_USER_SHARE must be 1 to WENDELIN_CELL_WORKERS ({workers}): {text!r}")
-    return int(text)
-
-
-def cell_wait(environ: Any = None) -> float:
-    """Longest wait of a cell for its process, ``WENDELIN_CELL_WAIT`` seconds (default 60):
-    a request never waits without bound, whatever others run."""
-    text = (os.environ if environ is None else environ).get("WENDELIN_CELL_WAIT", "").strip()
-    if not text:
-        return DEFAULT_CELL_WAIT
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds <= 86400:
-        raise ConfigurationError(f"WENDELIN_CELL_WAIT must be seconds, more than 0: {text!r}")
-    return seconds
 
 
 @dataclass(eq=False)
