@@ -89,3 +89,25 @@ def test_a_zygote_still_starting_dies_with_a_killed_server(tmp_path):
         _kill_and_expect_no_survivors(server, marker)
     finally:
         _clean_up(server, marker)
+
+
+def test_a_zygote_whose_server_died_while_it_started_exits():
+    """The zygote is told its server's pid: killed before the zygote's interpreter ran,
+    the server has already handed it to another parent, which must not count as its."""
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that is no longer the parent of anything
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from Products.Wendelin.jupyter.worker import _exit_when_orphaned\n"
+        f"_exit_when_orphaned({gone.pid}, period=0.05)\n"
+        "time.sleep(120)\n"
+        "sys.exit(3)\n")])
+    try:
+        assert child.wait(timeout=60) == 0, "the zygote outlived the server that started it"
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()

@@ -278,7 +278,8 @@ class CellPool:
             return self.control
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.zygote = subprocess.Popen(
-            [sys.executable, "-m", WORKER_MODULE, str(self.zope_conf), str(theirs.fileno())],
+            [sys.executable, "-m", WORKER_MODULE, str(self.zope_conf), str(theirs.fileno()),
+             str(os.getpid())],
             pass_fds=[theirs.fileno()],
             start_new_session=True,  # Ctrl-C on the server's terminal is not for cells
         )

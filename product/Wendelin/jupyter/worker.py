@@ -132,11 +132,12 @@ def die_with_parent() -> None:
 PR_SET_PDEATHSIG = 1
 
 
-def _exit_when_orphaned(period: float = 0.5) -> None:
+def _exit_when_orphaned(parent: int, period: float = 0.5) -> None:
     """The zygote ends (taking its workers: they die with it) as soon as the server that
-    started it is gone, even while Zope is still starting. A watch of the parent pid, not
-    PR_SET_PDEATHSIG: the server starts the zygote from a short-lived thread."""
-    parent = os.getppid()
+    started it, ``parent``, is gone, even while Zope is still starting. A watch of the
+    parent pid, not PR_SET_PDEATHSIG: the server starts the zygote from a short-lived
+    thread. The server names its pid: a server killed while this interpreter started has
+    already handed it to another parent, which ``os.getppid()`` here would take for it."""
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -147,9 +148,9 @@ def _exit_when_orphaned(period: float = 0.5) -> None:
 
 
 # -- the zygote -------------------------------------------------------------------------
-def zygote(zope_conf: str, control_fd: int) -> None:
+def zygote(zope_conf: str, control_fd: int, parent: int | None = None) -> None:
     """Configure Zope without keeping its database open, then fork workers on request."""
-    _exit_when_orphaned()
+    _exit_when_orphaned(os.getppid() if parent is None else parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are for cells
     control = socket.socket(fileno=control_fd)
     import Zope2
@@ -452,7 +453,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s [cell %(process)d] %(message)s")
     args = sys.argv[1:] if argv is None else argv
-    zygote(args[0], int(args[1]))
+    zygote(args[0], int(args[1]), int(args[2]) if len(args) > 2 else None)
 
 
 if __name__ == "__main__":
