@@ -202,3 +202,45 @@ def test_a_conflict_after_the_sync_started_closes_its_files(db) -> None:
     assert len(os.listdir("/proc/self/fd")) == open_before
     assert bigfile.size == 0
     rival.close()
+
+
+class _AppendsWhileCommitting:
+    """A data manager whose commit phase appends (after the transaction stopped taking
+    new resources): that append's file is synced at once."""
+
+    def __init__(self, bigfile: ZBigFile) -> None:
+        self.bigfile = bigfile
+
+    def sortKey(self) -> str:  # noqa: N802  (transaction's interface)
+        return "!appends-while-committing"  # before the ZODB connection's commit
+
+    def commit(self, txn) -> None:
+        self.bigfile.append(b"late" * 1000)
+
+    def tpc_begin(self, txn) -> None:
+        pass
+
+    def tpc_vote(self, txn) -> None:
+        pass
+
+    def tpc_finish(self, txn) -> None:
+        pass
+
+    def tpc_abort(self, txn) -> None:
+        pass
+
+    def abort(self, txn) -> None:
+        pass
+
+
+def test_an_append_made_while_committing_is_synced_at_once(db, syncs) -> None:
+    _, bigfile = _new_file(db)
+    del syncs[:]
+    bigfile.append(b"early")  # the connection has joined; so has the sync manager
+    transaction.get().join(_AppendsWhileCommitting(bigfile))
+    bigfile._p_jar.root()["touched"] = 1
+    transaction.commit()
+    [run] = _run_inodes(bigfile)  # "late" extended the run in place
+    synced = [inode for call, inode in syncs if call == "fdatasync"]
+    assert synced == [run, run]  # by the commit's sync, then again after the late bytes
+    assert bigfile.read(0, bigfile.size) == b"early" + b"late" * 1000

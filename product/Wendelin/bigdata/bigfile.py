@@ -120,7 +120,11 @@ class _DurableAppends:
         self.syncing: Future | None = None
 
     def add(self, fd: int) -> None:
-        """Own ``fd`` until the transaction ends (closed at once for a file already kept)."""
+        """Own ``fd`` until the transaction ends (closed at once for a file already kept);
+        once the commit's sync has started, sync it at once instead."""
+        if self.syncing is not None:
+            _sync_now(fd)
+            return
         stat = os.fstat(fd)
         key = (stat.st_dev, stat.st_ino)
         if key in self.fds:
@@ -197,9 +201,24 @@ def _keep_durable(jar, fd: int) -> None:
         known = txn.data(_DURABLE)
     except KeyError:
         known = _DurableAppends()
-        txn.join(known)
+        try:
+            txn.join(known)
+        except ValueError:  # appended while the transaction commits: too late to join
+            _sync_now(fd)
+            return
+        except BaseException:
+            os.close(fd)
+            raise
         txn.set_data(_DURABLE, known)
     known.add(fd)
+
+
+def _sync_now(fd: int) -> None:
+    """``fdatasync`` and close ``fd`` (an append made after its commit's sync began)."""
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
 
 
 def _preallocate(fd: int, offset: int, length: int) -> None:
