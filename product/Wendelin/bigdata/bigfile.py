@@ -57,7 +57,8 @@ def as_bytes_view(data) -> memoryview:
     if isinstance(data, np.ndarray):
         if not (data.flags.c_contiguous or data.flags.f_contiguous):
             data = np.ascontiguousarray(data)
-        return memoryview(data.reshape(-1, order="A")).cast("B")
+        # as bytes: the buffer protocol has no format for datetime64 and timedelta64
+        return memoryview(data.reshape(-1, order="A").view(np.uint8))
     try:
         view = memoryview(data)
     except TypeError:

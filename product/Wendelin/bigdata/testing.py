@@ -551,7 +551,9 @@ class BigArrayConformance(StorageFixtures):
         assert list(array[...].ravel(order="K")) == list(reference.ravel(order="K"))
 
     @pytest.mark.parametrize("dtype", ["i1", "<i2", ">i2", ">i4", "<u8", "f2", ">f8", "c16",
-                                       [("t", "<i8"), ("v", ">i2"), ("tag", "S3")]])
+                                       "<M8[ns]", ">m8[s]",
+                                       [("t", "<i8"), ("v", ">i2"), ("tag", "S3")],
+                                       [("when", "<M8[us]"), ("v", "<f4")]])
     def test_every_dtype_survives_a_restart_byte_for_byte(self, root, database, dtype):
         dtype = np.dtype(dtype)
         size = 3 * PAGE // dtype.itemsize + 5  # over several blocks, the last one partly
@@ -559,12 +561,16 @@ class BigArrayConformance(StorageFixtures):
         reference = np.frombuffer(raw.tobytes(), dtype)
         root["typed"] = array = self.new((size,), dtype)
         array[:] = reference
+        array[3] = reference[-1]
+        array.append(reference[:7])
+        expected = np.concatenate([reference, reference[:7]]).astype(dtype)  # native order else
+        expected[3] = reference[-1]
         transaction.commit()
         connection = database.restart().open()
         try:
             again = connection.root()["typed"]
-            assert again.dtype == dtype and again.shape == (size,)
-            assert again[:].tobytes() == reference.tobytes()
+            assert again.dtype == dtype and again.shape == (size + 7,)
+            assert again[:].tobytes() == expected.tobytes()
         finally:
             connection.close()
 
