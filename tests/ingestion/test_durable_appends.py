@@ -244,3 +244,17 @@ def test_an_append_made_while_committing_is_synced_at_once(db, syncs) -> None:
     synced = [inode for call, inode in syncs if call == "fdatasync"]
     assert synced == [run, run]  # by the commit's sync, then again after the late bytes
     assert bigfile.read(0, bigfile.size) == b"early" + b"late" * 1000
+
+
+def test_an_adopted_file_is_synced_before_data_fs(db, tmp_path, syncs) -> None:
+    """Uploads (PUT and multipart bodies) adopt their spooled file as a blob: it is as
+    durable at commit as appended bytes are."""
+    _, bigfile = _new_file(db)
+    data_fs = os.stat(tmp_path / "Data.fs").st_ino
+    body = tmp_path / "body"
+    body.write_bytes(b"u" * 70000)
+    del syncs[:]
+    bigfile.append_file(str(body), 70000)
+    transaction.commit()
+    assert syncs == [("fdatasync", _run_inodes(bigfile)[0]), ("fsync", data_fs)]
+    assert bigfile.read(0, bigfile.size) == b"u" * 70000

@@ -849,6 +849,11 @@ class ZBigFile(Persistent, BigFile):
         if self._p_jar is not None:
             self._p_jar.add(blob)
         blob.consumeFile(linked)
+        adopted = _uncommitted_path(blob)
+        if adopted is not None:  # durable at the commit's vote, as appended bytes are
+            fd = os.open(adopted, os.O_RDONLY)
+            _start_writeback(fd, 0, length)
+            _keep_durable(self._p_jar, fd)
         if self._tail and len(self._tail) >= FOLD_ALWAYS:
             self._fold()
         blksize = self.blksize
