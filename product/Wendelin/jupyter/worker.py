@@ -109,6 +109,10 @@ class CellJob:
     environ: dict[str, str] = field(default_factory=dict)
     script: tuple[str, ...] = ()
     virtual_root: tuple[str, ...] | None = None
+    #: The newest transaction the worker had seen once the cell ended (set by the pool
+    #: from the worker's answer; None when unknown, the worker having died): the server
+    #: process sees it before it answers, so the next request sees what the cell did.
+    committed_tid: bytes | None = None
     #: The last transaction the server process had seen once the request committed (set
     #: by :mod:`.wsgi`): a worker that has seen it too need not ask the database server.
     seen_tid: bytes = b""
@@ -311,7 +315,7 @@ def _worker(fd: int, limits: Limits) -> None:
         reply, retire = run_job(connection, job, limits, interrupts, channel, lock)
         body = encode_reply(reply)  # the answer's body: the server passes it on
         with lock:
-            send(channel, ("done", body, retire))
+            send(channel, ("done", body, retire, db.storage.lastTransaction()))
         if retire:
             break
     connection.close()
@@ -371,7 +375,17 @@ def begin_transaction(connection: Any, seen_tid: bytes, sync: bool) -> None:
     if not sync and seen_tid and storage.lastTransaction() >= seen_tid:
         transaction.abort()  # ends the last transaction and polls the invalidations received
     else:
+        sync_with_server(storage)
         transaction.begin()
+
+
+def sync_with_server(storage: Any) -> None:
+    """One round trip to the ZEO server, after which every invalidation it sent before is
+    applied here; ``transaction.begin()`` does it itself only with ``server-sync``."""
+    if not getattr(storage, "server_sync", True):
+        ping = getattr(storage, "ping", None)
+        if ping is not None:
+            ping()
 
 
 def run_job(

@@ -1,0 +1,29 @@
+"""What a cell committed in its process is seen by the client's next request.
+
+The server process's database client makes no round trip at each transaction's begin
+(``server-sync false``): it sees a cell's commit before it answers the cell. Each cell
+here creates a document; the request right after it, a page of another thread of the
+server, must find it (a reply sent before the server process had the cell's
+invalidation would make that page a 404 now and then).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from isolation_helpers import run_cell, value
+
+
+def _create_then_read(server, n: int) -> tuple[int, str]:
+    reply = run_cell(server, (
+        "stream = context.getPortalObject().data_stream_module.newContent("
+        f"title='seen-{n}')\nstream.getId()"), f"seen-{n % 3}", store_history=False)
+    stream_id = value(reply).strip("'")
+    page = server.session().get(f"{server.url}/data_stream_module/{stream_id}/view", timeout=60)
+    return page.status_code, f"seen-{n}" if f"seen-{n}" in page.text else page.text[:300]
+
+
+def test_the_next_request_sees_what_a_cell_committed(cells_server):
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda n: _create_then_read(cells_server, n), range(90)))
+    assert answers == [(200, f"seen-{n}") for n in range(90)]
