@@ -6,9 +6,9 @@ One `wendelin run` on a temporary instance on the same disk as the file; each ro
 dd, the multipart upload (``DataStreamModule_upload``) and the PUT alternately; medians
 of the seconds and the ratios of their speeds to dd's are printed as JSON, with the
 server's RssAnon growth over the run and the bytes it wrote per PUT (``wchar``: 1.0x the
-file when the body is written once). Neither the upload nor the PUT syncs its blob (ZODB
-does not), so ``put_synced_over_dd`` also times the PUT plus an fsync of its blob file,
-which is what ``dd conv=fdatasync`` includes. A run writes about 4 times ``--mib`` per
+file when the body is written once). Both fdatasync the blob they adopt at commit, as
+``dd conv=fdatasync`` does; ``put_synced_over_dd`` also times an fsync of the PUT's blob
+file after the answer (it finds nothing left to write). A run writes about 4 times ``--mib`` per
 round (replaced revisions stay until a pack), so the server keeps 2% of the disk free
 (``WENDELIN_MIN_FREE_DISK``, 10% by default) unless the environment says otherwise.
 """
