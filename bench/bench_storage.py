@@ -8,8 +8,9 @@ Each figure is the median over ``--repeat`` interleaved rounds (baseline, then o
 ``baseline time / our time``, so 1.0 means "as fast as the baseline":
 
 - stream_append_ratio: raw ``write+fsync`` / ZBigFile append + commit (goal >= 0.8).
-  ZODB fsyncs Data.fs on commit but never blob files; stream_append_fsync_ratio also
-  fsyncs our blob files after the commit, for a like-for-like durable figure.
+  ZODB fsyncs Data.fs on commit but never blob files; ZBigFile fdatasyncs the files an
+  append wrote at the commit's vote. stream_append_fsync_ratio also fsyncs the blob files
+  after the commit (nothing left to write; it was the like-for-like figure before).
 - array_write_ratio:   ``numpy.save`` / ZBigArray ``A[:] = values`` + commit (goal >= 0.8)
 - reduce_ratio:        ``numpy.load(mmap_mode='r').sum()`` / ``A[:].sum()`` (goal >= 0.9)
   (at least 9 rounds after one untimed read of each; reduce_ratio_range is the spread)
