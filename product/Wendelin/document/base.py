@@ -174,8 +174,13 @@ class DocumentMixin(ToolsByAcquisition):
                 )
             check = self.property_checks.get(name)
             converted[name] = value if check is None else check(value)
+        self._checkProperties(converted)
         for name, value in converted.items():
             setattr(self, name, value)
+
+    def _checkProperties(self, properties: dict[str, Any]) -> None:
+        """Checks that need the document's place (acquisition), run by every path that sets
+        properties before anything changes; subclasses raise a WendelinError."""
 
     @security.protected(ModifyPortalContent)
     @zpublish(False)

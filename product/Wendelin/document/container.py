@@ -137,7 +137,7 @@ class ContentContainerMixin:
                 raise InvalidInputError(f"id {id!r} is not allowed: {error}") from None
         document = factory(id)
         set_portal_type(document, portal_type)
-        document._setProperties(properties)
+        document.__of__(self)._setProperties(properties)  # checks that need the place
         self._setObject(id, document)
         return self._getOb(id)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from AccessControl.class_init import InitializeClass
 from AccessControl.SecurityInfo import ClassSecurityInfo
+from Acquisition import aq_base
 from BTrees.OOBTree import OOBTree
 from Products.CMFCore.CMFBTreeFolder import CMFBTreeFolder
 from Products.CMFCore.CMFCatalogAware import CMFCatalogAware
@@ -22,8 +23,9 @@ from ZODB.blob import Blob
 from zope.interface import implementer
 from ZPublisher import zpublish
 
+from ..errors import StateConflictError
 from ..permissions import ModifyPortalContent, View
-from .base import DocumentMixin, WendelinDocument
+from .base import DocumentMixin, WendelinDocument, find_by_reference
 from .container import ContentContainerMixin
 
 
@@ -46,6 +48,18 @@ class DataNotebook(DocumentMixin, ContentContainerMixin, CMFCatalogAware, CMFBTr
         self._initDocument(properties)
 
     _getCatalogTool = DocumentMixin._getCatalogTool
+
+    def _checkProperties(self, properties: dict[str, Any]) -> None:
+        """A reference names one notebook: 409 if another Data Notebook has it, on every
+        path that sets it (edit, Base_edit, setReference, newContent, JSON)."""
+        reference = properties.get("reference")
+        if not reference or reference == self.reference:
+            return
+        if getattr(self, "aq_parent", None) is None:
+            return  # not placed yet: nothing to look the reference up in
+        other = find_by_reference(self, reference, self.portal_type, unrestricted=True)
+        if other is not None and aq_base(other) is not aq_base(self):
+            raise StateConflictError(f"The notebook reference {reference!r} is already taken")
     manage_options = CMFBTreeFolder.manage_options
 
     # -- .ipynb content -------------------------------------------------------------

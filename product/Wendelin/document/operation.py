@@ -31,7 +31,12 @@ from ..errors import InvalidInputError, QuotaExceededError, WendelinError
 from ..inputs import load_json
 from ..permissions import ModifyPortalContent, View
 from .base import DocumentMixin, WendelinDocument, find_by_reference
-from .scripts import skin_script
+from .scripts import (
+    check_stored_parameters,
+    check_stored_script,
+    refuse_code_runner,
+    skin_script,
+)
 
 SCRIPT_ID = re.compile(r"^[A-Z][A-Za-z0-9]*_[a-z][A-Za-z0-9]*$")
 #: Errors a run never records as its own failure: they belong to the whole request.
@@ -124,11 +129,25 @@ class DataOperation(WendelinDocument):
         "input_portal_type": str,
         "output_portal_type": str,
     }
+    #: A stored operation names no code-running script and stores no code parameter: the
+    #: user who later runs it would run that code (a confused deputy).
+    property_checks = {
+        **WendelinDocument.property_checks,
+        "script_id": refuse_code_runner,
+        "parameter_dict": check_stored_parameters,
+    }
     script_id = ""
     input_portal_type = ""
     output_portal_type = ""
     parameter_dict: dict = {}
     _runs: IOBTree | None = None
+
+    def _checkProperties(self, properties: dict[str, Any]) -> None:
+        """A script found from here must not run notebook code (its body is read)."""
+        script_id = properties.get("script_id")
+        if script_id:
+            context = self if getattr(self, "aq_parent", None) is not None else None
+            check_stored_script(context, script_id)
 
     @security.protected(View)
     def getScriptId(self) -> str:
@@ -202,6 +221,7 @@ class DataOperation(WendelinDocument):
     def execute(self, document: Any, **parameters: Any) -> RunReport:
         """Run the script on ``document`` with the defaults updated by ``parameters``."""
         script = self._script(document)
+        check_stored_parameters(self.parameter_dict)  # stored before the store-time check
         arguments = {**self.getParameterDict(), **parameters}
         _check_parameter_names(script, parameters)
         savepoint = transaction.savepoint(optimistic=True)
