@@ -86,6 +86,8 @@ class EmbeddedZEO:
             (var / sub).mkdir(parents=True, exist_ok=True)
         storage = FileStorage(str(var / "Data.fs"), blob_dir=str(var / "blobs"))
         try:
+            # this process holds the FileStorage's lock: nobody else writes blobs yet
+            remove_leftover_blob_files(storage.temporaryDirectory())
             self.socket.unlink(missing_ok=True)  # a stale socket of a stopped server
             self.server = StorageServer(str(self.socket), {"1": storage})
         except BaseException:
@@ -101,6 +103,34 @@ class EmbeddedZEO:
             self.server.close(join_timeout=5)
             self.server = None
             self.socket.unlink(missing_ok=True)
+
+
+def remove_leftover_blob_files(directory: str) -> tuple[int, int]:
+    """Delete the files a killed server left in the blob temporary ``directory`` (uploads
+    being spooled, blobs of transactions never committed); return (count, bytes).
+
+    Only called with the storage's lock held, before any client connects: every file
+    there is a leftover (``make cluster``'s runzeo owns its blob directory, not this).
+    """
+    count = size = 0
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return 0, 0
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                continue
+            length = entry.stat(follow_symlinks=False).st_size
+            os.unlink(entry.path)
+        except FileNotFoundError:
+            continue
+        count += 1
+        size += length
+    if count:
+        logger.warning("removed %d leftover files (%d bytes) from the blob temporary "
+                       "directory %s", count, size, directory)
+    return count, size
 
 
 def zeo_socket_path(settings: Settings) -> Path:
@@ -199,18 +229,18 @@ def _stop(signum, frame):  # pragma: no cover - signal handler
 
 def buffer_bodies_in_blob_directory(server: Any) -> None:
     """Make ``server`` (waitress's, this one only) buffer large and chunked PUT bodies in
-    the blob temporary directory, where the Data Stream adopts the very file."""
+    the blob temporary directory, where the Data Stream adopts the very file, and refuse
+    large bodies from their headers (anonymous: 401; past the free-disk share: 413)."""
     from waitress.server import BaseWSGIServer
 
     from .uploads_wsgi import body_channel, spool_directory
 
-    directory = spool_directory()
-    if directory is None:
-        return
+    directory = spool_directory() or ""  # none: large bodies are still checked
     servers = [server] if isinstance(server, BaseWSGIServer) else [
         s for s in getattr(server, "map", {}).values() if isinstance(s, BaseWSGIServer)]
+    channel = body_channel(directory)  # one count of bodies in flight for all its sockets
     for one in servers:
-        one.channel_class = body_channel(directory)
+        one.channel_class = channel
 
 
 def serve(settings: Settings) -> None:

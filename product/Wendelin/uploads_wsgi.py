@@ -22,15 +22,18 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import secrets
 import tempfile
+import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.receiver import ChunkedReceiver, FixedStreamReceiver
-from waitress.utilities import RequestEntityTooLarge
+from waitress.utilities import BadRequest, RequestEntityTooLarge
 
 #: The WSGI environ key of a body spooled into the blob directory (read by the handlers).
 SPOOLED_BODY = "wendelin.spooled_body"
@@ -335,67 +338,186 @@ class BlobDirectoryBody:
         self.file.close()
 
 
-#: A chunked body in the blob directory is checked against the free disk this often.
+#: A chunked body is checked against the free disk this often.
 CHUNKED_CHECK = 64 << 20
+#: A request body larger than this needs credentials (an Authorization header or a
+#: session cookie), else it is a 401 from its headers: nothing of it is buffered.
+ANONYMOUS_BODY_LIMIT = 1 << 20
 
 
-class _CheckedChunks(ChunkedReceiver):
-    """A chunked body into a :class:`BlobDirectoryBody`, refused (413, the connection
-    closed, the anonymous file gone) once the blob disk would keep less than its share."""
+class Unauthorized(BadRequest):
+    """waitress's answer to a large body sent without any credentials (it would be a 401
+    from Zope too, once the whole body had been buffered)."""
 
-    checked = 0
+    code = 401
+    reason = "Unauthorized"
 
-    def received(self, data: bytes) -> int:
+    def to_response(self, ident: str | None = None) -> tuple[str, list[tuple[str, str]], bytes]:
+        status, headers, body = super().to_response(ident)
+        return status, [*headers, ("WWW-Authenticate", 'Basic realm="Zope"')], body
+
+
+def has_credentials(headers: dict[str, str], cookie: str) -> bool:
+    """Whether waitress's ``headers`` carry an Authorization header or the site's session
+    ``cookie`` (valid or not: Zope decides; this only tells anonymous bodies apart)."""
+    if headers.get("AUTHORIZATION", "").strip():
+        return True
+    for pair in re.split(r"[;,]", headers.get("COOKIE", "")):
+        name, sep, value = pair.strip().partition("=")
+        if sep and name == cookie and value.strip():
+            return True
+    return False
+
+
+class BodiesInFlight:
+    """The large bodies one server is receiving: a new one is admitted only if its size,
+    plus what the others on the same disk have announced and not yet sent, leaves the
+    disk its free share (the check per request alone let concurrent bodies go past it)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.bodies: weakref.WeakSet[_BodyParser] = weakref.WeakSet()
+
+    def outstanding(self, device: int, but: Any = None) -> int:
+        """Bytes announced and not yet received by the bodies landing on ``device``."""
+        return sum(body.outstanding() for body in list(self.bodies)
+                   if body is not but and body.device == device)
+
+    def admit(self, body: _BodyParser, directory: str, size: int) -> str | None:
+        """Count ``body`` (``size`` bytes into ``directory``); the refusal's text, or None."""
         from .errors import QuotaExceededError
         from .inputs import check_free_disk
 
-        consumed = super().received(data)
-        size = len(self.buf)
-        if size - self.checked >= CHUNKED_CHECK and not getattr(self, "error", None):
-            self.checked = size
+        device = os.stat(directory).st_dev
+        with self.lock:
             try:
-                check_free_disk(self.buf.file.directory, 0, "a PUT")
+                check_free_disk(directory, size + self.outstanding(device), "a request body")
             except QuotaExceededError as refused:
-                self.error = RequestEntityTooLarge(str(refused))
+                return str(refused)
+            body.device = device
+            self.bodies.add(body)
+        return None
+
+    def grown(self, body: _BodyParser, directory: str) -> str | None:
+        """The refusal's text if a body of unknown size has grown past the disk's share
+        (counting what the other bodies still have to send), else None."""
+        from .errors import QuotaExceededError
+        from .inputs import check_free_disk
+
+        with self.lock:
+            try:
+                check_free_disk(directory, self.outstanding(body.device, but=body),
+                                "a request body")
+            except QuotaExceededError as refused:
+                return str(refused)
+        return None
+
+    def release(self, body: _BodyParser) -> None:
+        """The request ended or its connection closed: ``body`` counts no more."""
+        with self.lock:
+            self.bodies.discard(body)
+
+
+class _CheckedChunks(ChunkedReceiver):
+    """A chunked body, refused once it has grown past the disk's share (413, the
+    connection closed, its buffer gone), or past ANONYMOUS_BODY_LIMIT without credentials."""
+
+    checked = 0
+    anonymous = False
+    directory = ""
+    parser: Any = None
+
+    def received(self, data: bytes) -> int:
+        consumed = super().received(data)
+        if getattr(self, "error", None):
+            return consumed
+        size = len(self.buf)
+        if self.anonymous and size > ANONYMOUS_BODY_LIMIT:
+            self.error = Unauthorized("a request body this large needs credentials")
+        elif size - self.checked >= CHUNKED_CHECK:
+            self.checked = size
+            refused = self.parser.bodies.grown(self.parser, self.directory)
+            if refused:
+                self.error = RequestEntityTooLarge(refused)
         return consumed
 
 
 class _BodyParser(HTTPRequestParser):
-    """waitress's request parser, buffering a large or chunked PUT body in the blob
-    directory."""
+    """waitress's request parser: a large body without credentials is a 401 and one the
+    disk cannot take a 413, from the headers; a large or chunked PUT body is buffered in
+    the blob directory."""
 
     body_directory = ""
+    session_cookie = ""
+    bodies: BodiesInFlight
+    device = -1
+
+    def outstanding(self) -> int:
+        """Bytes of the announced body not received yet (0 for a chunked one: what it has
+        received is on the disk already, and is seen as such)."""
+        if self.chunked or self.completed:
+            return 0
+        return max(0, self.content_length - self.body_bytes_received)
 
     def parse_header(self, header_plus: bytes) -> None:
         super().parse_header(header_plus)
-        if self.command != "PUT" or not self.body_directory:
-            return
+        if not self.chunked and self.content_length < ANONYMOUS_BODY_LIMIT:
+            return  # small bodies: waitress keeps them in memory
+        anonymous = not has_credentials(self.headers, self.session_cookie)
+        if anonymous and not self.chunked:
+            return self._refuse(Unauthorized("a request body this large needs credentials"))
+        in_blobs = self.command == "PUT" and bool(self.body_directory)
+        # where the body lands: the blob directory (PUT), else waitress's temporary files
+        directory = self.body_directory if in_blobs else tempfile.gettempdir()
+        refused = self.bodies.admit(self, directory, 0 if self.chunked else self.content_length)
+        if refused:
+            return self._refuse(RequestEntityTooLarge(refused))
+        buffer = BlobDirectoryBody.create(directory) if in_blobs else None
         if self.chunked:  # size unknown: checked as it grows, and at the adoption
-            buffer = BlobDirectoryBody.create(self.body_directory)
-            if buffer is not None:
-                self.body_rcv = _CheckedChunks(buffer)
-        elif self.content_length >= PUT_THRESHOLD:
-            from .errors import QuotaExceededError
-            from .inputs import check_free_disk
+            waitress_own: Any = getattr(self, "body_rcv")  # noqa: B009 - its ChunkedReceiver
+            receiver = _CheckedChunks(buffer if buffer is not None else waitress_own.buf)
+            receiver.anonymous, receiver.directory, receiver.parser = anonymous, directory, self
+            self.body_rcv = receiver
+        elif buffer is not None:
+            self.body_rcv = FixedStreamReceiver(self.content_length, buffer)
 
-            try:  # the body would land on the blob disk: refused before a byte is written
-                check_free_disk(self.body_directory, self.content_length, "a PUT")
-            except QuotaExceededError as refused:
-                self.error = RequestEntityTooLarge(str(refused))
-                self.completed = True
-                self.expect_continue = False  # no "100 Continue": it would read the body
-                return
-            buffer = BlobDirectoryBody.create(self.body_directory)
-            if buffer is not None:
-                self.body_rcv = FixedStreamReceiver(self.content_length, buffer)
+    def _refuse(self, error: Any) -> None:
+        """Answer ``error`` from the headers: not a byte of the body is read (no "100
+        Continue") and the connection closes after the answer."""
+        self.error = error
+        self.completed = True
+        self.expect_continue = False
+        self.connection_close = True
+
+    def close(self) -> None:
+        self.bodies.release(self)
+        super().close()
+
+
+class _BodyChannel(HTTPChannel):
+    """waitress's channel: a body cut off by its connection's end counts no more."""
+
+    def handle_close(self) -> None:
+        try:
+            super().handle_close()
+        finally:
+            pending = self.request
+            if pending is not None and isinstance(pending, _BodyParser):
+                pending.bodies.release(pending)
 
 
 def body_channel(directory: str) -> type[HTTPChannel]:
     """The channel class a waitress server uses so large PUT bodies are buffered in
-    ``directory`` (the storage's blob temporary directory), ready to be adopted."""
-    parser = type("BlobBodyParser", (_BodyParser,), {"body_directory": directory})
+    ``directory`` (the storage's blob temporary directory, "" for none), ready to be
+    adopted, and large bodies are refused from their headers when anonymous or when the
+    disk could not take them with the others in flight (counted in its ``bodies``)."""
+    from .site.users import SESSION_COOKIE
+
+    bodies = BodiesInFlight()
+    parser = type("BlobBodyParser", (_BodyParser,), {
+        "body_directory": directory, "session_cookie": SESSION_COOKIE, "bodies": bodies})
     # A body cut off by its client is dropped with its channel: the file, nameless, goes.
-    return type("BlobBodyChannel", (HTTPChannel,), {"parser_class": parser})
+    return type("BlobBodyChannel", (_BodyChannel,), {"parser_class": parser, "bodies": bodies})
 
 
 def _unlink(path: str) -> None:
