@@ -65,6 +65,11 @@ def physical_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def _digits(text: str) -> bool:
+    """Whether ``text`` is a decimal number int() reads (``'²'.isdigit()`` is true too)."""
+    return text.isascii() and text.isdigit()
+
+
 #: A cell's longest wait for a cell process, by default (``WENDELIN_CELL_WAIT``).
 DEFAULT_CELL_WAIT = 60.0
 
@@ -76,7 +81,7 @@ def user_share(workers: int, environ: Any = None) -> int:
     text = text.strip()
     if not text:
         return max(1, workers - 1)
-    if not text.isdigit() or not 1 <= int(text) <= max(1, workers):
+    if not _digits(text) or not 1 <= int(text) <= max(1, workers):
         raise ConfigurationError(
             f"WENDELIN_CELL_USER_SHARE must be 1 to WENDELIN_CELL_WORKERS ({workers}): {text!r}")
     return int(text)
@@ -100,10 +105,10 @@ def cell_wait(environ: Any = None) -> float:
 def _cell_settings(env: Any) -> dict[str, Any]:
     """The ``WENDELIN_CELL_*`` settings of notebook cell processes, validated."""
     workers = env.get("WENDELIN_CELL_WORKERS", "8").strip()
-    if not workers.isdigit() or int(workers) > 256:
+    if not _digits(workers) or int(workers) > 256:
         raise ConfigurationError(f"WENDELIN_CELL_WORKERS must be 0 to 256: {workers!r}")
     spare = env.get("WENDELIN_CELL_SPARE", "1").strip()
-    if not spare.isdigit() or (int(workers) and int(spare) > int(workers)):
+    if not _digits(spare) or (int(workers) and int(spare) > int(workers)):
         raise ConfigurationError(
             f"WENDELIN_CELL_SPARE must be 0 to WENDELIN_CELL_WORKERS ({workers}): {spare!r}"
         )
@@ -124,7 +129,7 @@ def _cell_settings(env: Any) -> dict[str, Any]:
             f"WENDELIN_CELL_TIMEOUT must be seconds (0 for no limit): {timeout_text!r}"
         )
     nice_text = env.get("WENDELIN_CELL_NICE", "5").strip()
-    if not nice_text.isdigit() or int(nice_text) > 19:
+    if not _digits(nice_text) or int(nice_text) > 19:
         raise ConfigurationError(f"WENDELIN_CELL_NICE must be 0 to 19: {nice_text!r}")
     if int(workers):
         user_share(int(workers), env)
@@ -184,7 +189,7 @@ class Settings:
         if not user or ":" in user:
             raise ConfigurationError(f"WENDELIN_ADMIN_USER is not a valid user name: {user!r}")
         threads_text = env.get("WENDELIN_THREADS", "4")
-        if not threads_text.isdigit() or int(threads_text) < 1:
+        if not _digits(threads_text) or int(threads_text) < 1:
             raise ConfigurationError(
                 f"WENDELIN_THREADS must be a positive integer: {threads_text!r}"
             )
@@ -192,20 +197,20 @@ class Settings:
         if jupyter_text not in ("0", "1", "no", "yes", "off", "on", "false", "true"):
             raise ConfigurationError(f"WENDELIN_JUPYTER must be 0 or 1: {jupyter_text!r}")
         jupyter_port_text = env.get("WENDELIN_JUPYTER_PORT") or ("0" if port == 0 else "8888")
-        if not jupyter_port_text.isdigit() or int(jupyter_port_text) > 65535:
+        if not _digits(jupyter_port_text) or int(jupyter_port_text) > 65535:
             raise ConfigurationError(
                 f"WENDELIN_JUPYTER_PORT is not a port number: {jupyter_port_text!r}"
             )
         zeo = (env.get("WENDELIN_ZEO") or "").strip() or None
         if zeo is not None:
             zeo_host, _, zeo_port = zeo.rpartition(":")
-            if not zeo_host or not zeo_port.isdigit() or not 0 < int(zeo_port) <= 65535:
+            if not zeo_host or not _digits(zeo_port) or not 0 < int(zeo_port) <= 65535:
                 raise ConfigurationError(f"WENDELIN_ZEO must be host:port, got {zeo!r}")
         workers_text = env.get("WENDELIN_WORKERS", "2")
-        if not workers_text.isdigit() or not 1 <= int(workers_text) <= 64:
+        if not _digits(workers_text) or not 1 <= int(workers_text) <= 64:
             raise ConfigurationError(f"WENDELIN_WORKERS must be 1 to 64: {workers_text!r}")
         retries_text = env.get("WENDELIN_CONFLICT_RETRIES", "10")
-        if not retries_text.isdigit():
+        if not _digits(retries_text):
             raise ConfigurationError(
                 f"WENDELIN_CONFLICT_RETRIES must be a number: {retries_text!r}"
             )

@@ -42,7 +42,8 @@ def test_defaults_and_overrides(tmp_path):
     "key,value", [("WENDELIN_PORT", "http"), ("WENDELIN_PORT", "70000"),
                   ("WENDELIN_ADMIN_USER", "a:b"), ("WENDELIN_THREADS", "0"),
                   ("WENDELIN_CELL_WAIT", "soon"), ("WENDELIN_CELL_WAIT", "0"),
-                  ("WENDELIN_CELL_USER_SHARE", "99"), ("WENDELIN_CELL_USER_SHARE", "none")]
+                  ("WENDELIN_CELL_USER_SHARE", "99"), ("WENDELIN_CELL_USER_SHARE", "none"),
+                  ("WENDELIN_CELL_USER_SHARE", "\u00b2"), ("WENDELIN_THREADS", "\u0663")]
 )
 def test_bad_settings_name_the_value(tmp_path, key, value):
     with pytest.raises(ConfigurationError, match=repr(value)[1:-1].split(":")[0]):

@@ -209,6 +209,15 @@ def execute_jupyter(
     if slot is not None:  # cells run in processes: the job runs once this request committed
         slot.job = cell_job(context, notebook, code, keep, request)
         return json_answer(request, {"status": "pending"})
+    from . import pool
+
+    if pool.current() is not None:
+        # Cells run in cell processes, with their limits, share and interrupt; a cell that
+        # reached this function another way (a sub-path, ``:method``, another script) would
+        # run in a page thread without any of them.
+        raise InvalidInputError(
+            "cells run in cell processes: POST them to <document>/Base_executeJupyter "
+            "itself (not through a sub-path, ':method' or another script)")
     cell = session.execute(notebook, context, code, store_history=keep)
     return json_answer(request, erp5_reply(cell))
 

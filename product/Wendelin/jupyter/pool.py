@@ -481,6 +481,7 @@ class CellPool:
             self.busy_keys.add(ticket.key)
             self.user_cells[ticket.user] = self.user_cells.get(ticket.user, 0) + 1
             # the process is claimed now, under the same lock as the turn was given
+            self._drop_dead_idle()
             preferred = self.affinity.get(ticket.key)
             if preferred is not None and preferred in self.idle:
                 worker: WorkerProcess | None = preferred
@@ -493,6 +494,20 @@ class CellPool:
             self.idle.remove(worker)
             worker.state = "busy"
             return worker
+
+    def _drop_dead_idle(self) -> None:
+        """Forget idle workers that died while idle (killed, their zygote gone): a cell
+        given one would fail unrun. A dead worker's socket reads as ended, an idle live
+        one's has nothing to read (one ``select`` for all, no wait)."""
+        if not self.idle:
+            return
+        ended, _w, _x = select.select([w.sock for w in self.idle], [], [], 0)
+        for worker in [w for w in self.idle if w.sock in ended or w.pid in self.exits]:
+            self.idle.remove(worker)
+            self.workers.discard(worker)
+            self.affinity = {k: w for k, w in self.affinity.items() if w is not worker}
+            worker.kill()
+            logger.info("cell process %s ended while idle; not used", worker.pid)
 
     def _give_back(self, ticket: Ticket) -> None:
         """The cell is over (under ``cond``): its notebook and its user's process are free."""

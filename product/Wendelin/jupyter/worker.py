@@ -358,6 +358,20 @@ def _memory_note(limits: Limits) -> str:
             "back and its process replaced")
 
 
+def may_still_run(context: Any, notebook: Any) -> None:
+    """The request's checks again, now the cell runs: a cell may have waited its turn
+    while its user lost the permission to run code, or the View of its notebook."""
+    from AccessControl import Unauthorized
+    from AccessControl.SecurityManagement import getSecurityManager
+
+    from ..permissions import View
+    from .endpoint import require_code_permission
+
+    require_code_permission(context)
+    if not getSecurityManager().checkPermission(View, notebook):
+        raise Unauthorized(f"you may no longer view the notebook {notebook.getReference()!r}")
+
+
 def begin_transaction(connection: Any, seen_tid: bytes, sync: bool) -> None:
     """Start the cell's transaction on a view at least as new as the server process's.
 
@@ -417,6 +431,7 @@ def run_job(
             notebook = app.unrestrictedTraverse(job.notebook_path)
             setSite(notebook.getPortalObject())
             context = app.unrestrictedTraverse(job.context_path)
+            may_still_run(context, notebook)
             interrupts.begin()
             try:
                 cell = session.execute(notebook, context, job.code, store_history=job.store_history)
