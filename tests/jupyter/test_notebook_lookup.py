@@ -68,7 +68,11 @@ def test_a_notebook_in_the_place_of_a_remembered_one_is_not_taken_for_it(
     module.manage_delObjects([ident])
     older = new_notebook(portal, "lookup-replaced")  # the one the catalog now names
     impostor = module.newContent(portal_type="Data Notebook", id=ident,
-                                 reference="lookup-replaced")
+                                 reference="lookup-replaced-later")
+    # the same reference as ``older``: refused through every setter (409), so set as a
+    # copy pasted in the ZMI or an old database would have it
+    impostor.reference = "lookup-replaced"
+    impostor.reindexObject()
     transaction.savepoint()
     assert impostor.getPhysicalPath() == original.getPhysicalPath()
     assert find_notebook(portal, "lookup-replaced") == older
