@@ -16,6 +16,11 @@ with 413 from the headers, or as it grows, when the blob disk would keep less th
 free share); this layer gives that very file a name there (``linkat``) and the stream
 adopts it. A body that never completes goes with its connection and, having no name,
 leaves nothing behind.
+
+That channel also judges every large body (over ANONYMOUS_BODY_LIMIT, any method) by its
+headers, before a byte of it is buffered: without credentials it is a 401, and it is a 413
+if the disk it lands on would keep less than its free share once it and what the bodies in
+flight still have to send are written (:class:`BodiesInFlight`, one per server).
 """
 
 from __future__ import annotations
