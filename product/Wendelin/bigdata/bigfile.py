@@ -33,6 +33,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any
 
 import numpy as np
 from BTrees.IOBTree import IOBTree
@@ -77,26 +78,25 @@ def _check_offset(name: str, value: int) -> int:
     return int(value)
 
 
+def _linux_call(name: str, *argtypes: Any) -> Any:
+    """The C library's ``name`` (returning int, errno kept), or None where it is missing
+    (not Linux, an exotic libc): callers then skip what it only speeds up."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = getattr(ctypes.CDLL(None, use_errno=True), name)
+    except (OSError, AttributeError):  # pragma: no cover - exotic libc
+        return None
+    function.restype = ctypes.c_int
+    function.argtypes = list(argtypes)
+    return function
+
+
 _FALLOC_FL_KEEP_SIZE = 0x01
-_fallocate = None
-if sys.platform.startswith("linux"):
-    try:
-        _fallocate = ctypes.CDLL(None, use_errno=True).fallocate
-        _fallocate.restype = ctypes.c_int
-        _fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
-    except (OSError, AttributeError):  # pragma: no cover - exotic libc
-        _fallocate = None
-
-
+_fallocate = _linux_call("fallocate", ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long)
 _SYNC_FILE_RANGE_WRITE = 0x02
-_sync_file_range = None
-if sys.platform.startswith("linux"):
-    try:
-        _sync_file_range = ctypes.CDLL(None, use_errno=True).sync_file_range
-        _sync_file_range.restype = ctypes.c_int
-        _sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    except (OSError, AttributeError):  # pragma: no cover - exotic libc
-        _sync_file_range = None
+_sync_file_range = _linux_call(
+    "sync_file_range", ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
 
 
 def _start_writeback(fd: int, offset: int, length: int) -> None:
@@ -265,14 +265,7 @@ def _blob_file(blob: Blob) -> tuple[str, int]:
 
 #: ``madvise(2)`` advice: map the range's pages now, reading them if needed (Linux 5.14).
 _MADV_POPULATE_READ = 22
-_madvise = None
-if sys.platform.startswith("linux"):
-    try:
-        _madvise = ctypes.CDLL(None, use_errno=True).madvise
-        _madvise.restype = ctypes.c_int
-        _madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    except (OSError, AttributeError):  # pragma: no cover - exotic libc
-        _madvise = None
+_madvise = _linux_call("madvise", ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 #: Bytes handed to one ``pwrite`` of a large write (its source mapped first).
 _WRITE_PIECE = 8 << 20
 
