@@ -22,6 +22,15 @@ PASSWORD = "functional-secret"
 BIN = Path(sys.executable).parent
 
 
+def written_chars(pid: int) -> int:
+    """Bytes the process has written with write(2), pwrite(2) and friends (``wchar``)."""
+    with open(f"/proc/{pid}/io") as io:
+        for line in io:
+            if line.startswith("wchar:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no wchar for process {pid}")
+
+
 class Server:
     """Start, stop and restart the real server process; ``url`` is the portal URL."""
 

@@ -6,6 +6,8 @@ import os
 import threading
 import time
 
+from functional_server import written_chars
+
 #: 256 MiB by default; WENDELIN_TEST_UPLOAD_MIB=1024 checks the 1 GiB of the contract.
 UPLOAD = int(os.environ.get("WENDELIN_TEST_UPLOAD_MIB", "256")) * 1024**2
 BOUND = 32 * 1024**2
@@ -101,14 +103,6 @@ class RawBody(MultipartBody):
         self.head = self.tail = b""
         self.parts = []
 
-
-def written_chars(pid: int) -> int:
-    """Bytes the process has written with write(2) and friends (``wchar``)."""
-    with open(f"/proc/{pid}/io") as io:
-        for line in io:
-            if line.startswith("wchar:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no wchar for process {pid}")
 
 
 def _expected_sha256(size: int) -> str:

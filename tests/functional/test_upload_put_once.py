@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from functional_server import PASSWORD, Server
+from functional_server import PASSWORD, Server, written_chars
 
 SIZE = 64 * 1024**2
 BLOCK = bytes(range(256)) * 4096  # 1 MiB, a checkable pattern
@@ -25,14 +25,6 @@ def srv(tmp_path_factory):
     yield server
     server.stop()
 
-
-def written_chars(pid: int) -> int:
-    """Bytes the process has written with write(2), pwrite(2) and friends (``wchar``)."""
-    with open(f"/proc/{pid}/io") as io:
-        for line in io:
-            if line.startswith("wchar:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no wchar for process {pid}")
 
 
 def open_files(pid: int) -> set[str]:

@@ -14,19 +14,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from functional_server import PASSWORD, Server
+from functional_server import PASSWORD, Server, written_chars
 
 GIB = 1 << 30
 MIB = 1 << 20
 
-
-def written_chars(pid: int) -> int:
-    """Bytes the process has written with write(2), pwrite(2) and friends (``wchar``)."""
-    with open(f"/proc/{pid}/io") as io:
-        for line in io:
-            if line.startswith("wchar:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no wchar for process {pid}")
 
 
 def basic() -> str:
