@@ -91,15 +91,21 @@ def spooled_for(request: Any, upload: Any) -> Spooled | None:
     return None
 
 
-def _free_disk_ok(directory: str, needed: int) -> bool:
+def _disk_refusal(directory: str, needed: int, what: str) -> str | None:
+    """Why writing ``needed`` more bytes into ``directory`` would take the disk below
+    WENDELIN_MIN_FREE_DISK (the quota's message), or None when it fits."""
     from .errors import QuotaExceededError
     from .inputs import check_free_disk
 
     try:
-        check_free_disk(directory, needed, "an upload")
-    except QuotaExceededError:
-        return False
-    return True
+        check_free_disk(directory, needed, what)
+    except QuotaExceededError as refused:
+        return str(refused)
+    return None
+
+
+def _free_disk_ok(directory: str, needed: int) -> bool:
+    return _disk_refusal(directory, needed, "an upload") is None
 
 
 class _Cleanup:
@@ -390,15 +396,11 @@ class BodiesInFlight:
 
     def admit(self, body: _BodyParser, directory: str, size: int) -> str | None:
         """Count ``body`` (``size`` bytes into ``directory``); the refusal's text, or None."""
-        from .errors import QuotaExceededError
-        from .inputs import check_free_disk
-
         device = os.stat(directory).st_dev
         with self.lock:
-            try:
-                check_free_disk(directory, size + self.outstanding(device), "a request body")
-            except QuotaExceededError as refused:
-                return str(refused)
+            refused = _disk_refusal(directory, size + self.outstanding(device), "a request body")
+            if refused is not None:
+                return refused
             body.device = device
             self.bodies.add(body)
         return None
@@ -406,16 +408,9 @@ class BodiesInFlight:
     def grown(self, body: _BodyParser, directory: str) -> str | None:
         """The refusal's text if a body of unknown size has grown past the disk's share
         (counting what the other bodies still have to send), else None."""
-        from .errors import QuotaExceededError
-        from .inputs import check_free_disk
-
         with self.lock:
-            try:
-                check_free_disk(directory, self.outstanding(body.device, but=body),
-                                "a request body")
-            except QuotaExceededError as refused:
-                return str(refused)
-        return None
+            return _disk_refusal(directory, self.outstanding(body.device, but=body),
+                                 "a request body")
 
     def release(self, body: _BodyParser) -> None:
         """The request ended or its connection closed: ``body`` counts no more."""

@@ -505,9 +505,14 @@ class CellPool:
         for worker in [w for w in self.idle if w.sock in ended or w.pid in self.exits]:
             self.idle.remove(worker)
             self.workers.discard(worker)
-            self.affinity = {k: w for k, w in self.affinity.items() if w is not worker}
+            self._forget_affinity(worker)
             worker.kill()
             logger.info("cell process %s ended while idle; not used", worker.pid)
+
+    def _forget_affinity(self, worker: WorkerProcess) -> None:
+        """Drop ``worker`` from the notebooks' preferred processes (under ``cond``): one
+        entry per worker, its last notebook, so the map is bounded by the workers."""
+        self.affinity = {k: w for k, w in self.affinity.items() if w is not worker}
 
     def _give_back(self, ticket: Ticket) -> None:
         """The cell is over (under ``cond``): its notebook and its user's process are free."""
@@ -562,8 +567,7 @@ class CellPool:
                 self._give_back(ticket)
                 self.running.pop(job.key, None)
                 if worker is not None:
-                    # one entry per worker, its last notebook: bounded by the workers
-                    self.affinity = {k: w for k, w in self.affinity.items() if w is not worker}
+                    self._forget_affinity(worker)
                     if worker.state == "dead":
                         self.workers.discard(worker)
                     else:
