@@ -9,6 +9,8 @@ invalidation would make that page a 404 now and then).
 
 from __future__ import annotations
 
+import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from isolation_helpers import run_cell, value
@@ -19,8 +21,15 @@ def _create_then_read(server, n: int) -> tuple[int, str]:
         "stream = context.getPortalObject().data_stream_module.newContent("
         f"title='seen-{n}')\nstream.getId()"), f"seen-{n % 3}", store_history=False)
     stream_id = value(reply).strip("'")
-    page = server.session().get(f"{server.url}/data_stream_module/{stream_id}/view", timeout=60)
-    return page.status_code, f"seen-{n}" if f"seen-{n}" in page.text else page.text[:300]
+    url = f"{server.url}/data_stream_module/{stream_id}/view"
+    page = server.session().get(url, timeout=60)
+    if f"seen-{n}" in page.text:
+        return page.status_code, f"seen-{n}"
+    # what the page said, and whether it only came late (a missed invalidation) or never
+    said = " ".join(re.sub(r"<[^>]+>", " ", page.text.partition("<main")[2]).split())[:300]
+    time.sleep(1)
+    later = server.session().get(url, timeout=60).status_code
+    return page.status_code, f"{stream_id}: {said} (1 s later: {later})"
 
 
 def test_the_next_request_sees_what_a_cell_committed(cells_server):
