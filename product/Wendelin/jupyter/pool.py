@@ -602,7 +602,7 @@ class CellPool:
                 if message[0] == "committing":
                     worker.phase = "committing"
                 elif message[0] == "done":
-                    _kind, reply, retire, job.committed_tid = message
+                    _kind, reply, retire = message
                     if retire:
                         worker.kill()
                     return reply

@@ -109,10 +109,6 @@ class CellJob:
     environ: dict[str, str] = field(default_factory=dict)
     script: tuple[str, ...] = ()
     virtual_root: tuple[str, ...] | None = None
-    #: The newest transaction the worker had seen once the cell ended (set by the pool
-    #: from the worker's answer; None when unknown, the worker having died): the server
-    #: process sees it before it answers, so the next request sees what the cell did.
-    committed_tid: bytes | None = None
     #: The last transaction the server process had seen once the request committed (set
     #: by :mod:`.wsgi`): a worker that has seen it too need not ask the database server.
     seen_tid: bytes = b""
@@ -315,7 +311,7 @@ def _worker(fd: int, limits: Limits) -> None:
         reply, retire = run_job(connection, job, limits, interrupts, channel, lock)
         body = encode_reply(reply)  # the answer's body: the server passes it on
         with lock:
-            send(channel, ("done", body, retire, db.storage.lastTransaction()))
+            send(channel, ("done", body, retire))
         if retire:
             break
     connection.close()

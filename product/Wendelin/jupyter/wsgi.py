@@ -43,20 +43,6 @@ def last_transaction() -> bytes:
     return Zope2.DB.storage.lastTransaction()
 
 
-def see_transaction(tid: bytes | None) -> None:
-    """Make this server process see ``tid`` (a cell process's last commit) before it
-    answers, so the next request of the client sees what the cell did: usually already
-    the case (the ZEO server sent the invalidations before answering the commit); else,
-    or when unknown, one round trip, after which they are applied."""
-    import Zope2
-
-    from .worker import sync_with_server
-
-    storage = Zope2.DB.storage
-    if tid is None or storage.lastTransaction() < tid:
-        sync_with_server(storage)
-
-
 class CellMiddleware:
     """Run the job the endpoint left, after Zope answered; send the cell's reply."""
 
@@ -86,8 +72,9 @@ class CellMiddleware:
         if slot.job is not None and status.startswith("200"):
             # Zope's transaction is committed and its connection back in the pool
             slot.job.seen_tid = last_transaction()
-            chunks = [self.pool.run(slot.job)]  # the JSON reply, encoded by the worker
-            see_transaction(slot.job.committed_tid)
+            # the JSON reply, encoded by the worker; the client's next request syncs with
+            # the database server when it begins (server-sync), so it sees what the cell did
+            chunks = [self.pool.run(slot.job)]
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
             headers.append(("Content-Length", str(len(chunks[0]))))
         start_response(status, headers, answer.get("exc_info"))
