@@ -60,13 +60,14 @@ def test_sanitizer_keeps_markup_and_drops_scripts():
     assert error == '<pre class="out-error">&lt;b&gt;Boom&lt;/b&gt;</pre>'
 
 
-def test_jupyter_url_from_settings_or_request_host():
-    assert jupyter_url("my nb", "http://data.example:8080", {}) == (
+def test_jupyter_url_from_settings_or_request_host(tmp_path):
+    # an empty var: the checkout's own instance may have announced its Jupyter (make run)
+    assert jupyter_url("my nb", "http://data.example:8080", {}, var=tmp_path) == (
         "http://data.example:8888/notebooks/my%20nb.ipynb")
-    assert jupyter_url("n", "http://h:1", {"WENDELIN_JUPYTER_PORT": "9999"}) == (
+    assert jupyter_url("n", "http://h:1", {"WENDELIN_JUPYTER_PORT": "9999"}, var=tmp_path) == (
         "http://h:9999/notebooks/n.ipynb")
-    assert jupyter_url("n", "http://h:1", {"WENDELIN_JUPYTER_URL": "https://j.example/lab/"}) == (
-        "https://j.example/lab/notebooks/n.ipynb")
+    assert jupyter_url("n", "http://h:1", {"WENDELIN_JUPYTER_URL": "https://j.example/lab/"},
+                       var=tmp_path) == "https://j.example/lab/notebooks/n.ipynb"
 
 
 def test_jupyter_url_announced_by_wendelin_run_in_var(tmp_path):
