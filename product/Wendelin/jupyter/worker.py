@@ -385,17 +385,7 @@ def begin_transaction(connection: Any, seen_tid: bytes, sync: bool) -> None:
     if not sync and seen_tid and storage.lastTransaction() >= seen_tid:
         transaction.abort()  # ends the last transaction and polls the invalidations received
     else:
-        sync_with_server(storage)
-        transaction.begin()
-
-
-def sync_with_server(storage: Any) -> None:
-    """One round trip to the ZEO server, after which every invalidation it sent before is
-    applied here; ``transaction.begin()`` does it itself only with ``server-sync``."""
-    if not getattr(storage, "server_sync", True):
-        ping = getattr(storage, "ping", None)
-        if ping is not None:
-            ping()
+        transaction.begin()  # one round trip (server-sync: every local client has it)
 
 
 def run_job(
