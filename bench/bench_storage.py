@@ -350,10 +350,10 @@ def reduce_figures(array, np_path: str, work: str, args: argparse.Namespace,
 
 ZEO_SERVER = """
 import sys, time
-from ZEO.StorageServer import StorageServer
+from Products.Wendelin.zeoserver import OrderedStorageServer
 from ZODB.FileStorage import FileStorage
 socket, data, blobs = sys.argv[1:4]
-server = StorageServer(socket, {"1": FileStorage(data, blob_dir=blobs)})
+server = OrderedStorageServer(socket, {"1": FileStorage(data, blob_dir=blobs)})
 server.start_thread(daemon=True)
 print("ready", flush=True)
 sys.stdin.read()  # until the benchmark closes our stdin

@@ -199,7 +199,7 @@ class Cluster:
 
     # -- parts ----------------------------------------------------------------------------
     def start_zeo(self) -> None:
-        """Start ``runzeo`` over the instance's Data.fs and blobs (unless WENDELIN_ZEO)."""
+        """Start the ZEO server over the instance's Data.fs and blobs (unless WENDELIN_ZEO)."""
         if self.settings.zeo:
             return
         settings = self.settings
@@ -213,7 +213,9 @@ class Cluster:
         )
         path = settings.etc / "zeo.conf"
         path.write_text(conf)
-        self.zeo = subprocess.Popen([str(BIN / "runzeo"), "-C", str(path)])
+        # runzeo, with invalidations sent before the committer's answer (zeoserver.py)
+        self.zeo = subprocess.Popen(
+            [sys.executable, "-m", "Products.Wendelin.zeoserver", "-C", str(path)])
         wait_for_port("127.0.0.1", port, 60, self.zeo)
 
     def start_workers(self, password: str) -> None:

@@ -78,8 +78,9 @@ class EmbeddedZEO:
 
     def start(self) -> Path:
         """Open the FileStorage (refused if another process has it), listen; return the socket."""
-        from ZEO.StorageServer import StorageServer
         from ZODB.FileStorage import FileStorage
+
+        from .zeoserver import OrderedStorageServer
 
         var = self.settings.var
         for sub in ("", "blobs", "log"):
@@ -89,7 +90,7 @@ class EmbeddedZEO:
             # this process holds the FileStorage's lock: nobody else writes blobs yet
             remove_leftover_blob_files(storage.temporaryDirectory())
             self.socket.unlink(missing_ok=True)  # a stale socket of a stopped server
-            self.server = StorageServer(str(self.socket), {"1": storage})
+            self.server = OrderedStorageServer(str(self.socket), {"1": storage})
         except BaseException:
             storage.close()
             raise

@@ -1,9 +1,11 @@
 """What a cell committed in its process is seen by the client's next request.
 
 Each cell here creates a document; the request right after it, a page of another thread
-of the server, must find it. It failed now and then (2 full-suite runs in 5) while the
-server process skipped the round trip at a transaction's begin and relied on seeing the
-cell's commit before answering it; its requests now sync when they begin.
+of the server, must find it. It failed now and then in full-suite runs (and at once with
+a disk writer and two CPU spinners beside it): ZEO's own server answered the cell's
+commit before sending the server process its invalidation, and a ping already being read
+in that turn of its loop was answered first. The server is now OrderedStorageServer
+(``tests/unit/test_zeo_ordering.py`` has the mechanism alone).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ def _create_then_read(server, n: int) -> tuple[int, str]:
     if f"seen-{n}" in page.text:
         return page.status_code, f"seen-{n}"
     # what the page said, and whether it only came late (a missed invalidation) or never
-    said = " ".join(re.sub(r"<[^>]+>", " ", page.text.partition("<main")[2]).split())[:300]
+    main = page.text.partition("<main")[2] or page.text
+    said = " ".join(re.sub(r"<[^>]+>", " ", main).split())[:300]
     time.sleep(1)
     later = server.session().get(url, timeout=60).status_code
     return page.status_code, f"{stream_id}: {said} (1 s later: {later})"
@@ -34,6 +37,7 @@ def _create_then_read(server, n: int) -> tuple[int, str]:
 def test_the_next_request_sees_what_a_cell_committed(cells_server):
     with ThreadPoolExecutor(3) as pool:
         answers = list(pool.map(lambda n: _create_then_read(cells_server, n), range(90)))
-    expected = [(200, f"seen-{n}") for n in range(90)]
+    missed = [(n, answer) for n, answer in enumerate(answers) if answer != (200, f"seen-{n}")]
     log = [line for line in cells_server.output[-400:] if "ERROR" in line or "retr" in line]
-    assert answers == expected, "".join(log[-40:])
+    # the pages that missed come first: a long log must not push them out of the report
+    assert not missed, "\n".join([repr(miss) for miss in missed] + log[-40:])
