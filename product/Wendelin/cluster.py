@@ -16,7 +16,6 @@ Ctrl-C or SIGTERM stops everything this command started, by PID.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import os
@@ -33,7 +32,14 @@ from string import Template
 from typing import TYPE_CHECKING, Any, cast
 
 from .errors import ConfigurationError
-from .processes import CLUSTER_READY, READY, ProcessOutput, print_banner
+from .processes import (
+    CLUSTER_READY,
+    READY,
+    ProcessOutput,
+    become_subreaper,
+    children_of_this_process,
+    print_banner,
+)
 from .settings import Settings, shipped_path
 
 if TYPE_CHECKING:
@@ -54,40 +60,8 @@ RESTARTED = "worker {number} restarted: pid {pid} at {url} (restart {restarts})"
 logger = logging.getLogger("Wendelin.cluster")
 
 
-#: prctl option making this process the parent of its orphaned descendants (Linux).
-PR_SET_CHILD_SUBREAPER = 36
 #: How long an orphan may take to exit after SIGTERM before it gets SIGKILL.
 ORPHAN_GRACE = 10.0
-
-
-def become_subreaper() -> bool:
-    """Adopt the descendants our children leave behind (False where the OS cannot)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def children_of_this_process() -> dict[int, str]:
-    """``{pid: state}`` of this process's children, from ``/proc`` (empty elsewhere)."""
-    me = os.getpid()
-    found: dict[int, str] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return found
-    for name in entries:
-        if not name.isdigit():
-            continue
-        try:
-            stat = Path("/proc", name, "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) > 1 and fields[1] == str(me):
-            found[int(name)] = fields[0]
-    return found
 
 
 def _log(message: str) -> None:

@@ -43,3 +43,11 @@ def value(reply: dict) -> str:
     """The displayed value of a successful cell."""
     assert reply["status"] == "ok", reply
     return reply["displayhook_result"]["data"]["text/plain"]
+
+
+def interrupt(server, reference: str) -> dict:
+    """Interrupt the notebook's running cell over HTTP, as ERP5's kernel users may."""
+    response = server.session().post(f"{server.url}/Base_interruptJupyter",
+                                     data={"reference": reference}, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()

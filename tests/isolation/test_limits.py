@@ -12,7 +12,7 @@ import threading
 import time
 
 import psutil
-from isolation_helpers import CELL_MEMORY, run_cell, value
+from isolation_helpers import CELL_MEMORY, interrupt, run_cell, value
 from Products.Wendelin.settings import parse_size
 
 GRAB_MEMORY = (
@@ -68,13 +68,6 @@ def test_a_cell_process_killed_mid_cell_gives_an_error_and_the_next_cell_works(
     assert (reply["status"], reply["ename"]) == ("error", "CellProcessDied")
     assert "SIGKILL" in reply["evalue"]
     assert value(run_cell(server, "kept + 1", "killed")) == "42"  # the killed cell left nothing
-
-
-def interrupt(server, reference: str) -> dict:
-    response = server.session().post(f"{server.url}/Base_interruptJupyter",
-                                     data={"reference": reference}, timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def test_http_interrupt_of_a_cell_stuck_in_c_code_replaces_its_process(cells_server, tmp_path):

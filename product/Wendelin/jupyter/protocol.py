@@ -39,6 +39,11 @@ def erp5_reply(cell: CellResult) -> dict[str, Any]:
     }
 
 
+def add_note(reply: dict[str, Any], text: str) -> None:
+    """Say ``text`` on the cell's stderr, after what the cell printed there."""
+    reply["extra_data_list"].append(_text_bundle(text + "\n", "stderr"))
+
+
 def empty_reply() -> dict[str, Any]:
     """The reply to a request without code (ERP5's kernel sends one after its magics)."""
     return erp5_reply(CellResult())

@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..processes import become_subreaper, child_pids, end_descendants
+
 logger = logging.getLogger("Wendelin.cells")
 
 #: Seconds a cell may take to stop after SIGINT before its process exits.
@@ -159,10 +161,12 @@ def zygote(zope_conf: str, control_fd: int, parent: int | None = None) -> None:
     make_wsgi_app({}, zope_conf)  # Zope configured; cells need no WSGI middleware
     _warm_imports()
     Zope2.DB.close()
+    become_subreaper()  # the processes of a cell whose worker was killed come here
     send_record(control, ("ready", os.getpid()))
     children: set[int] = set()
     while True:
         readable, _w, _x = select.select([control], [], [], 0.5)
+        _end_adopted(children)
         _reap(children, control)
         if not readable:
             continue
@@ -195,15 +199,25 @@ def _warm_imports() -> None:
             pass
 
 
+def _end_adopted(workers: set[int]) -> None:
+    """SIGKILL the zygote's children that are not its workers: processes a cell started
+    whose worker was killed (time limit, memory, interrupt) and were re-parented here."""
+    for pid in child_pids(os.getpid()) - workers:
+        _kill(pid, signal.SIGKILL)
+
+
 def _reap(children: set[int], control: socket.socket) -> None:
-    """Collect exited workers and tell the pool how each ended."""
-    while children:
+    """Collect exited workers and tell the pool how each ended (adopted processes too,
+    silently)."""
+    while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
+        if pid not in children:
+            continue
         children.discard(pid)
         try:
             send_record(control, ("exited", pid, status))
@@ -301,6 +315,8 @@ def _worker(fd: int, limits: Limits) -> None:
     if limits.memory:
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
     interrupts = _Interrupts(channel, lock)
+    become_subreaper()  # what a cell's processes leave behind comes back here, to be ended
+    ours = set(threading.enumerate())
     with lock:
         send(channel, ("ready", os.getpid()))
     while True:
@@ -309,6 +325,7 @@ def _worker(fd: int, limits: Limits) -> None:
             break
         _kind, job = message
         reply, retire = run_job(connection, job, limits, interrupts, channel, lock)
+        retire = _end_what_the_cell_left(reply, ours) or retire
         body = encode_reply(reply)  # the answer's body: the server passes it on
         with lock:
             send(channel, ("done", body, retire))
@@ -317,6 +334,27 @@ def _worker(fd: int, limits: Limits) -> None:
     connection.close()
     db.close()
     os._exit(0)
+
+
+def _end_what_the_cell_left(reply: dict[str, Any], ours: set[threading.Thread]) -> bool:
+    """A cell's processes end with it, and its threads with its process: once the cell is
+    over (committed or not), SIGKILL every process below this one; True (retire this
+    process) if a thread the cell started still runs. Either is said in the reply."""
+    from .protocol import add_note
+
+    ended = end_descendants()
+    if ended:
+        add_note(reply, f"{ended} process(es) the cell started were still running: they "
+                        "were ended (a cell's processes end with the cell)")
+    running = [thread for thread in threading.enumerate() if thread not in ours]
+    if running:
+        names = ", ".join(sorted(thread.name for thread in running))
+        add_note(reply, f"the cell left {len(running)} thread(s) running ({names}): its "
+                        "process is replaced so they stop (variables of earlier cells are "
+                        "kept)")
+        logger.info("cell process %d retired: a cell left threads running (%s)",
+                    os.getpid(), names)
+    return bool(running)
 
 
 def encode_reply(reply: dict[str, Any]) -> bytes:
