@@ -19,6 +19,7 @@ with it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from typing import Any
@@ -26,6 +27,8 @@ from typing import Any
 from ZEO.runzeo import ZEOOptions
 from ZEO.runzeo import ZEOServer as _ZEOServer
 from ZEO.StorageServer import StorageServer
+
+logger = logging.getLogger("Wendelin.zeoserver")
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -51,9 +54,12 @@ class OrderedStorageServer(StorageServer):
                 continue
             if loop is not None and getattr(client.connection, "loop", None) is loop:
                 # on the loop's thread, inside tpc_finish: written before the answer
-                client.async_("invalidateTransaction", tid, invalidated)
-            else:
-                client.async_threadsafe("invalidateTransaction", tid, invalidated)
+                try:
+                    client.async_("invalidateTransaction", tid, invalidated)
+                    continue
+                except Exception:  # noqa: BLE001  (a closing connection: never fail a commit)
+                    logger.debug("invalidation for %s scheduled instead", client, exc_info=True)
+            client.async_threadsafe("invalidateTransaction", tid, invalidated)
 
 
 class ZEOServer(_ZEOServer):

@@ -182,3 +182,37 @@ def test_a_transaction_begun_after_a_commit_sees_it(served):
     assert looked[0] == 600
     assert missed == []
     assert os.path.getsize(here / "Data.fs") > 0
+
+
+def test_a_client_that_cannot_be_written_now_gets_it_scheduled(served):
+    """A connection that fails a direct write (closing) must not fail the commit: its
+    invalidation goes the scheduled way, and the other clients still get theirs at once."""
+    server, _here = served
+    calls: list[tuple[str, str]] = []
+    loop = server.acceptor.event_loop
+
+    class Client:
+        def __init__(self, name: str, broken: bool) -> None:
+            self.name, self.broken = name, broken
+            self.connection = type("Connection", (), {"loop": loop})()
+
+        def async_(self, method, *args):
+            if self.broken:
+                raise RuntimeError("transport closed")
+            calls.append((self.name, "now"))
+
+        def async_threadsafe(self, method, *args):
+            calls.append((self.name, "scheduled"))
+
+    clients = [Client("closing", True), Client("open", False)]
+    server.zeo_storages_by_storage_id["1"] = clients
+    done = threading.Event()
+
+    def in_the_loop() -> None:
+        server.invalidate(None, "1", p64(7), [p64(1)])
+        done.set()
+
+    loop.call_soon_threadsafe(in_the_loop)
+    assert done.wait(10)
+    assert calls == [("closing", "scheduled"), ("open", "now")]
+    server.zeo_storages_by_storage_id["1"] = []
