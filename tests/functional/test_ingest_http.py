@@ -367,3 +367,16 @@ def test_append_csv_to_array_validates_its_arguments_and_answers_post_only(serve
     answer = admin.post(script, params={"start": "0"})
     assert answer.status_code == 200 and answer.text == "8", answer.text[:300]
     assert arrays() == "['csv-by-url.csv-array']"
+
+
+@pytest.mark.parametrize("policy", ["default", FLUENTD])
+def test_an_entry_beyond_100_mib_is_413_and_appends_nothing(server, admin, ingest, policy):
+    """One msgpack object the parser cannot hold (over 100 MiB) is a quota, said as such,
+    not a "malformed" body; what the tag's stream held stays."""
+    kept, tag = packed([1, b"kept"]), f"huge.{policy}"
+    assert ingest(kept, reference=tag, policy=policy).status_code == 204
+    answer = ingest(packed([2, b"\0" * (101 << 20)]), reference=tag, policy=policy)
+    assert answer.status_code == 413, answer.text[:300]
+    assert "larger than 100 MiB" in answer.text and "malformed" not in answer.text
+    expected = kept if policy == "default" else b"kept"
+    assert stream_bytes(server, admin, tag, policy) == expected

@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 from Products.Wendelin.ingestion.fluentd import (
+    EntryTooLargeError,
     IngestionFormatError,
     iter_entries,
     iter_whole_objects,
@@ -112,3 +113,16 @@ def test_a_strict_raw_body_passes_unchanged_or_is_refused_whole(size):
 def test_a_strict_raw_body_that_could_not_be_read_back_is_malformed(tail):
     with pytest.raises(IngestionFormatError, match="malformed"):
         list(iter_whole_objects(chunked(packed(*THREE) + tail, 3)))
+
+
+@pytest.mark.parametrize("parse", [iter_entries, iter_whole_objects])
+@pytest.mark.parametrize("size", [64 << 10, 4 << 20])
+def test_an_object_beyond_the_bound_is_refused_as_too_large_not_malformed(parse, size):
+    """One entry of 2 MiB against a 1 MiB bound: a 413 that names the bound and what to
+    do, whatever the chunking; below the bound the same entry parses."""
+    body = packed([1, b"small"], [2, b"x" * (2 << 20)])
+    with pytest.raises(EntryTooLargeError) as refused:
+        list(parse(chunked(body, size), max_object=1 << 20))
+    assert refused.value.http_status == 413
+    assert "larger than 1 MiB" in str(refused.value) and "several" in str(refused.value)
+    assert len(b"".join(parse(chunked(body, size), max_object=4 << 20))) > 2 << 20

@@ -13,11 +13,26 @@ from typing import Any
 
 import msgpack
 
-from ..errors import WendelinError
+from ..errors import QuotaExceededError, WendelinError
+
+#: The largest single msgpack object (an entry) a body may hold: the parser buffers one
+#: object whole (msgpack's own default bound, named here).
+MAX_OBJECT = 100 << 20
 
 
 class IngestionFormatError(WendelinError, ValueError):
     """A body that is not a msgpack stream of ``[timestamp, data]`` entries."""
+
+
+class EntryTooLargeError(QuotaExceededError):
+    """One msgpack object of a body is larger than :data:`MAX_OBJECT` (413)."""
+
+
+def _too_large(what: str, index: int, limit: int) -> EntryTooLargeError:
+    return EntryTooLargeError(
+        f"{what} {index} of the body is larger than {limit / (1 << 20):g} MiB, the most one "
+        f"msgpack object may hold here: send its data in several {what} parts")
+
 
 
 def _ext(code: int, data: bytes) -> msgpack.ExtType:
@@ -40,13 +55,14 @@ def entry_bytes(entry: Any, index: int) -> bytes:
     return msgpack.packb(data, use_bin_type=True)
 
 
-def iter_entries(chunks: Iterable[bytes]) -> Iterator[bytes]:
+def iter_entries(chunks: Iterable[bytes], max_object: int = MAX_OBJECT) -> Iterator[bytes]:
     """The data of each entry of a msgpack stream given in chunks, in order.
 
     Strict: a body that ends inside an entry (or holds anything but entries) raises
     IngestionFormatError once read to the end, so the caller's transaction appends nothing.
     """
-    unpacker = msgpack.Unpacker(raw=False, ext_hook=_ext, strict_map_key=False)
+    unpacker = msgpack.Unpacker(raw=False, ext_hook=_ext, strict_map_key=False,
+                                max_buffer_size=max_object)
     fed = 0
     complete = 0  # offset just after the last complete entry
     index = 0
@@ -60,6 +76,8 @@ def iter_entries(chunks: Iterable[bytes]) -> Iterator[bytes]:
                 complete = unpacker.tell()
                 yield entry_bytes(entry, index)
                 index += 1
+    except msgpack.BufferFull:
+        raise _too_large("entry", index, max_object) from None
     except (msgpack.UnpackException, ValueError, TypeError) as error:
         # TypeError: a map whose key is a list or a map (unhashable), for instance
         if isinstance(error, IngestionFormatError):
@@ -72,14 +90,14 @@ def iter_entries(chunks: Iterable[bytes]) -> Iterator[bytes]:
         )
 
 
-def iter_whole_objects(chunks: Iterable[bytes]) -> Iterator[bytes]:
+def iter_whole_objects(chunks: Iterable[bytes], max_object: int = MAX_OBJECT) -> Iterator[bytes]:
     """The chunks unchanged, checked to be whole msgpack objects (a raw, strict policy).
 
     Read as ``DataStream.readMsgpackChunkList`` reads them, so whatever is stored can be
     read back. A body cut inside an object, or holding bytes that are not msgpack, raises
     IngestionFormatError (at the latest once read to the end: the append is aborted).
     """
-    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, max_buffer_size=max_object)
     fed = complete = count = 0
     try:
         for chunk in chunks:
@@ -89,6 +107,8 @@ def iter_whole_objects(chunks: Iterable[bytes]) -> Iterator[bytes]:
                 complete = unpacker.tell()
                 count += 1
             yield chunk
+    except msgpack.BufferFull:
+        raise _too_large("object", count, max_object) from None
     except (msgpack.UnpackException, ValueError, TypeError) as error:
         raise IngestionFormatError(f"malformed msgpack after object {count}: {error}") from None
     if complete != fed:
