@@ -38,6 +38,7 @@ from types import FrameType
 from typing import Any
 
 import numpy as np
+from AccessControl import Unauthorized
 from AccessControl.SecurityInfo import ModuleSecurityInfo
 from AccessControl.SimpleObjectPolicies import ContainerAssertions
 
@@ -131,8 +132,13 @@ class ScriptDtype:
 def for_script(value: Any, items: bool = False) -> Any:
     """``value`` as a script may hold it: numpy arrays as :class:`ScriptArray` (0-d ones
     computed, or ``items``, as their item; 0-d read-only views stay views), scalars as
-    Python values, dtypes as :class:`ScriptDtype`; tuples item by item; others unchanged."""
+    Python values, dtypes as :class:`ScriptDtype`; tuples item by item; others unchanged.
+    Arrays holding Python objects are refused (Unauthorized): their bytes are addresses."""
     if isinstance(value, np.ndarray):
+        if value.dtype.hasobject:
+            # its bytes are the addresses of Python objects (tobytes, view): never handed out
+            raise Unauthorized(f"arrays of Python objects (dtype {value.dtype}) are not "
+                               "available to scripts; use a numeric or string dtype")
         if value.ndim == 0 and (items or value.flags.writeable):
             item = value[()] if type(value) is np.ndarray else np.ndarray.__getitem__(value, ())
             if isinstance(item, PYTHON_SCALARS):

@@ -47,3 +47,20 @@ def test_the_same_array_from_a_data_array_is_readable(portal):
     passed_in = _script(portal, "Numpy_parameter_again", "values", "return values.sum()")
     with pytest.raises(Unauthorized):  # the trusted caller's plain array, as a parameter
         passed_in(document.getArraySlice(0, 3))
+
+
+@pytest.mark.parametrize("body", [
+    "return a.astype('O').tobytes()",
+    "return a.astype('object')",
+    "return a.astype([('x', 'f8'), ('o', 'O')]).tobytes()",
+])
+def test_a_script_gets_no_array_of_python_objects(portal, body):
+    """Their bytes are heap addresses: a script could read where objects live."""
+    document = portal.data_array_module.newContent(reference="restricted-objects")
+    document.initArray((3,), "float64")[:] = np.arange(3.0)
+    _script(portal, "Numpy_objects", "", "a = context.getArraySlice(0, 3)\n" + body)
+    with pytest.raises(Unauthorized, match="Python objects"):
+        document.Numpy_objects()
+    _script(portal, "Numpy_numbers", "", "a = context.getArraySlice(0, 3)\n"
+                                         "return a.astype('i2').tobytes()")
+    assert document.Numpy_numbers() == np.arange(3, dtype="i2").tobytes()
