@@ -45,7 +45,14 @@ def _open(here: Path) -> ZODB.DB:
 def served(tmp_path):
     """An OrderedStorageServer over a fresh FileStorage in tmp_path; yields (server, dir)."""
     storage = FileStorage(str(tmp_path / "Data.fs"), blob_dir=str(tmp_path / "blobs"))
-    server = OrderedStorageServer(str(tmp_path / "zeo.sock"), {"1": storage})
+    made: list = []
+    # built on a thread of its own, as wendelin run does: ZEO's acceptor runs its own event
+    # loop to listen, which fails in a thread where another test left a loop running
+    builder = threading.Thread(target=lambda: made.append(
+        OrderedStorageServer(str(tmp_path / "zeo.sock"), {"1": storage})))
+    builder.start()
+    builder.join(30)
+    (server,) = made
     server.start_thread(daemon=True)
     yield server, tmp_path
     server.close(join_timeout=5)
