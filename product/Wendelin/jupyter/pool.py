@@ -260,6 +260,10 @@ class CellPool:
             self.cond.notify_all()
         if self.control is not None:
             self.control.close()
+        elif self.zygote is not None and self.zygote.poll() is None:
+            # still starting Zope, deaf to its socket until ready: it holds nothing to
+            # save, so it is not waited for (a stop right after the banner took 12 s)
+            self.zygote.kill()
         for worker in workers:
             worker.kill()
         if self.zygote is not None:
