@@ -130,36 +130,152 @@ def child_pids(pid: int) -> set[int]:
     return found
 
 
-def end_descendants(wait: float = 2.0) -> int:
-    """SIGKILL every process below this one and reap them; return how many there were.
+def _is_running(pid: int) -> bool:
+    """True unless ``pid`` is gone or a zombie (it ended; only its exit status is left)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rsplit(")", 1)[-1].split()
+    return bool(fields) and fields[0] not in ("Z", "X")
+
+
+def end_descendants(wait: float = 2.0, spare: frozenset[int] = frozenset()) -> tuple[int, bool]:
+    """SIGKILL every process below this one (but ``spare`` and theirs) and reap them.
 
     Meant for a subreaper (:func:`become_subreaper`): the grandchildren of a child killed
-    here are re-parented to this process, so a daemon that double-forked is found too.
-    Waits at most ``wait`` seconds for them to go (one in an uninterruptible sleep may
-    stay a while: it dies when it wakes).
+    here are re-parented to this process, so a daemon that double-forked is found on the
+    next round. Each process is killed as soon as it is found, so a fork storm loses
+    ground every round. Returns how many were still running (zombies are not counted)
+    and whether none is left; gives up after ``wait`` seconds (the walk checks it too).
     """
     ended: set[int] = set()
     deadline = time.monotonic() + wait
     while True:
-        below, queue = set(), list(child_pids(os.getpid()))
-        while queue:
+        seen, queue = set(), list(child_pids(os.getpid()) - spare)
+        while queue and time.monotonic() < deadline:
             pid = queue.pop()
-            if pid not in below:
-                below.add(pid)
-                queue.extend(child_pids(pid))
-        for pid in below:
+            if pid in seen:
+                continue
+            seen.add(pid)
+            if pid not in ended and _is_running(pid):
+                ended.add(pid)
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
-                pass
-        ended |= below
-        while True:  # the children that are gone, and the adopted ones that followed
+                continue
+            queue.extend(child_pids(pid))
+        _reap_all_but(spare)
+        if not seen:
+            return len(ended), True
+        if time.monotonic() >= deadline:
+            return len(ended), not (child_pids(os.getpid()) - spare)
+        time.sleep(0.002)
+
+
+def _reap_all_but(spare: frozenset[int]) -> None:
+    """Collect the exit status of every child that ended, but those in ``spare``."""
+    for pid in child_pids(os.getpid()) - spare:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            continue
+
+
+#: unshare(2)/setns(2) flags: a new pid namespace for the next child; a new mount namespace.
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNS = 0x00020000
+#: mount(2) flags.
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_SLAVE = 0x2, 0x4, 0x8, 0x4000, 0x80000
+
+
+def _libc() -> Any:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+class NamespaceForker:
+    """Forks children that are each the init of a pid namespace of their own.
+
+    Everything such a child starts stays in its namespace (no double fork, new session or
+    ``CLONE_PARENT`` gets out), and when the child dies the kernel kills all of it. Needs
+    CAP_SYS_ADMIN: :meth:`create` returns None where the OS refuses.
+    """
+
+    def __init__(self, libc: Any, own: int) -> None:
+        self._libc = libc
+        self._own = own  # this process's pid namespace, to come back to after each fork
+
+    @classmethod
+    def create(cls) -> NamespaceForker | None:
+        if not sys.platform.startswith("linux"):
+            return None
+        try:
+            libc = _libc()
+            own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        forker = cls(libc, own)
+        try:  # a child that may also mount its own /proc: then the rest will work too
+            pid = forker.fork()
+        except OSError:
+            os.close(own)
+            return None
+        if pid == 0:
             try:
-                pid, _status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return len(ended)
-            if pid == 0:
-                break
-        if not below or time.monotonic() >= deadline:
-            return len(ended)
-        time.sleep(0.005)
+                enter_own_proc()
+            except OSError:
+                os._exit(1)
+            os._exit(0)
+        if os.waitpid(pid, 0)[1] != 0:
+            os.close(own)
+            return None
+        return forker
+
+    def fork(self) -> int:
+        """``os.fork()``, the child being pid 1 of a new pid namespace (this thread only)."""
+        if self._libc.unshare(CLONE_NEWPID) != 0:
+            raise OSError(ctypes.get_errno(), "no pid namespace of its own for a child")
+        try:
+            pid = os.fork()
+        finally:
+            if os.getpid() != 1 and self._libc.setns(self._own, CLONE_NEWPID) != 0:
+                raise OSError(ctypes.get_errno(), "cannot come back to this pid namespace")
+        return pid
+
+
+def enter_own_proc() -> int:
+    """In the init of a new pid namespace: mount a ``/proc`` of that namespace (in a mount
+    namespace of this process, so nothing changes outside), so that pids, ``ps`` and
+    ``/proc/self`` agree inside it. Returns this process's pid outside the namespace."""
+    outside = int(os.readlink("/proc/self"))
+    libc = _libc()
+    if (libc.unshare(CLONE_NEWNS) != 0
+            or libc.mount(None, b"/", None, MS_REC | MS_SLAVE, None) != 0
+            or libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) != 0):
+        raise OSError(ctypes.get_errno(), "no /proc of its own for a pid namespace")
+    return outside
+
+
+def end_namespace(wait: float = 2.0) -> tuple[int, bool]:
+    """In the init of a pid namespace (with its own ``/proc``): SIGKILL every other process
+    of the namespace and reap them. One ``kill(-1)`` reaches them all, and the kernel lets
+    none fork while it is delivered. Returns how many were running (not zombies) and
+    whether all are gone within ``wait`` seconds."""
+    others = [int(name) for name in os.listdir("/proc") if name.isdigit() and name != "1"]
+    if not others:
+        return 0, True
+    running = sum(_is_running(pid) for pid in others)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            return running, True  # no child left: no process left (all come to the init)
+        if time.monotonic() >= deadline:
+            return running, False
+        time.sleep(0.002)

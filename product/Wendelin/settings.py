@@ -131,11 +131,15 @@ def _cell_settings(env: Any) -> dict[str, Any]:
     nice_text = env.get("WENDELIN_CELL_NICE", "5").strip()
     if not _digits(nice_text) or int(nice_text) > 19:
         raise ConfigurationError(f"WENDELIN_CELL_NICE must be 0 to 19: {nice_text!r}")
+    namespace_text = env.get("WENDELIN_CELL_NAMESPACE", "1").strip()
+    if namespace_text not in ("0", "1"):
+        raise ConfigurationError(f"WENDELIN_CELL_NAMESPACE must be 1 or 0: {namespace_text!r}")
     if int(workers):
         user_share(int(workers), env)
     cell_wait(env)
     return {"cell_workers": int(workers), "cell_spare": int(spare), "cell_memory": memory,
-            "cell_timeout": timeout, "cell_nice": int(nice_text)}
+            "cell_timeout": timeout, "cell_nice": int(nice_text),
+            "cell_namespace": namespace_text == "1"}
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,9 @@ class Settings:
     cell_timeout: float = 3600.0
     #: Niceness of cell processes, so pages are served first (WENDELIN_CELL_NICE).
     cell_nice: int = 5
+    #: The processes a cell starts live in a pid namespace of their own, so they all end
+    #: with it (WENDELIN_CELL_NAMESPACE; used where the server may create one).
+    cell_namespace: bool = True
     #: Most bytes of rendered previews kept on disk per instance (WENDELIN_UI_CACHE).
     ui_cache_bytes: int = 256 * 1024**2
 

@@ -85,7 +85,8 @@ def test_a_waiting_cell_of_a_user_who_lost_the_permission_does_not_run(cells_ser
 
 def test_an_idle_cell_process_that_died_is_not_given_a_cell(cells_server):
     server = cells_server
-    pid = int(value(run_cell(server, "import os\nos.getpid()", "idle-dies")))
+    code = "import os\nint(os.environ['WENDELIN_CELL_PID'])"
+    pid = int(value(run_cell(server, code, "idle-dies")))
     os.kill(pid, signal.SIGKILL)
     time.sleep(0.5)  # its socket reads as ended once the kernel has reaped its end
     for number in range(6):

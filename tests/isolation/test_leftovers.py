@@ -1,19 +1,80 @@
-"""What a cell leaves running ends with it: its processes (daemons that double-forked
-included) once it is over, its threads with its process, and the processes of a cell
-whose process was killed (here: an interrupt it ignored).
+"""What a cell leaves running ends with it: its processes (daemons that double-forked,
+fork storms and re-forking chains included) once it is over, its threads with its
+process, and the processes of a cell whose process was killed.
 
-Without this, a cell's `sleep 300 &` or a spinning thread kept running, outside every
-limit, after the cell had answered.
+Every case runs twice: with the cell's processes in a pid namespace of their own (the
+default where the server may create one) and without (``WENDELIN_CELL_NAMESPACE=0``:
+the cell process ends the tree below it, as a subreaper). Without this, a cell's
+``sleep 300 &`` or a spinning thread kept running, outside every limit, after the cell
+had answered.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import platform
 import threading
 import time
+import uuid
 
 import psutil
-from isolation_helpers import interrupt, run_cell, value
+import pytest
+from isolation_helpers import CELL_MEMORY, Server, interrupt, run_cell, value
+
+#: clone(2)'s number where the test knows it, for a process created with CLONE_PARENT.
+SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(platform.machine())
+
+
+@pytest.fixture(scope="module", params=["namespace", "subreaper"])
+def server(request, tmp_path_factory):
+    """A server per way of ending a cell's processes."""
+    server = Server(tmp_path_factory.mktemp(f"leftovers-{request.param}"), {
+        "WENDELIN_CELL_MEMORY": CELL_MEMORY,
+        "WENDELIN_CELL_WORKERS": "4",
+        "WENDELIN_CELL_SPARE": "1",
+        "WENDELIN_CELL_NAMESPACE": "1" if request.param == "namespace" else "0",
+    })
+    server.start()
+    server.mode = request.param
+    yield server
+    server.stop()
+
+
+def _may_create_pid_namespaces() -> bool:
+    """Whether this machine lets a process like the server create a pid namespace."""
+    pid = os.fork()
+    if pid == 0:
+        libc = ctypes.CDLL(None, use_errno=True)
+        os._exit(0 if libc.unshare(0x20000000) == 0 else 1)
+    return os.waitpid(pid, 0)[1] == 0
+
+
+def _marker() -> str:
+    """A ``sleep`` argument no other process has: finds the processes a test started."""
+    return f"3{uuid.uuid4().int % 10**6:06d}"
+
+
+def _running(marker: str) -> list[int]:
+    """The pids of live (not zombie) processes whose command line holds ``marker``."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if (marker in " ".join(process.info["cmdline"] or ())
+                    and process.info["status"] != psutil.STATUS_ZOMBIE):
+                found.append(process.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def _all_gone(marker: str, within: float = 20.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not _running(marker):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _gone(pid: int, within: float = 10.0) -> bool:
@@ -34,59 +95,180 @@ def _notes(reply: dict) -> str:
                    if item.get("metadata", {}).get("name") == "stderr")
 
 
-def test_processes_a_cell_started_end_when_it_is_over(cells_server, tmp_path):
-    pids = tmp_path / "pids"
-    reply = run_cell(cells_server, (
+def test_processes_a_cell_started_end_when_it_is_over(server):
+    marker = _marker()
+    reply = run_cell(server, (
         "import os, subprocess\n"
-        "child = subprocess.Popen(['sleep', '300'])\n"
+        f"child = subprocess.Popen(['sleep', '{marker}'])\n"
         # a daemon: its parent exits at once, it lives on in a session of its own
-        f"subprocess.run(['sh', '-c', 'setsid sleep 301 & echo $! > {pids}'], check=True)\n"
+        f"subprocess.run(['sh', '-c', 'setsid sleep {marker}.5 &'], check=True)\n"
         "held = 1\n"
-        "(os.getpid(), child.pid)"), "leftover-processes")
+        "(int(os.environ['WENDELIN_CELL_PID']), child.pid)"),
+        f"leftover-processes-{server.mode}")
     assert reply["status"] == "ok", reply
     worker, child = (int(part) for part in value(reply).strip("()").split(","))
-    daemon = int(pids.read_text())
-    assert _gone(child) and _gone(daemon)
+    assert _all_gone(marker)
     assert "2 process(es) the cell started were still running" in _notes(reply)
-    after = run_cell(cells_server, "import os\n(os.getpid(), held)", "leftover-processes")
+    after = run_cell(server, "import os\n(int(os.environ['WENDELIN_CELL_PID']), held)",
+                     f"leftover-processes-{server.mode}")
     assert value(after) == f"({worker}, 1)"  # the same process carries on, variables kept
     assert "process(es)" not in _notes(after)
 
 
-def test_a_thread_a_cell_left_running_ends_with_its_process(cells_server):
-    reply = run_cell(cells_server, (
+def test_a_cell_process_is_a_pid_namespace_of_its_own_where_the_server_may_make_one(server):
+    reply = run_cell(server, "import os\n(os.readlink('/proc/self/ns/pid'), os.getpid(), "
+                             "int(os.environ['WENDELIN_CELL_PID']))",
+                     f"leftover-namespace-{server.mode}")
+    namespace, pid, outside = (part.strip(" '") for part in value(reply).strip("()").split(","))
+    wanted = server.mode == "namespace" and _may_create_pid_namespaces()
+    assert (namespace != os.readlink("/proc/self/ns/pid")) is wanted
+    assert (pid == "1") is wanted  # its init: what it started cannot outlive it
+    assert "Products.Wendelin.jupyter.worker" in " ".join(psutil.Process(int(outside)).cmdline())
+
+
+def test_a_process_that_ended_by_itself_is_not_counted(server):
+    reply = run_cell(server, (
+        "import subprocess, time\n"
+        "done = subprocess.Popen(['true'])\n"  # never waited for: a zombie at the cell's end
+        "time.sleep(0.5)\n"
+        "done.pid"), f"leftover-zombie-{server.mode}")
+    assert reply["status"] == "ok", reply
+    assert "process(es)" not in _notes(reply)
+
+
+def test_a_fork_storm_ends_and_the_next_cell_is_not_blamed(server):
+    marker = _marker()
+    # a tree of 2**6 processes that all keep forking short-lived children, each in a
+    # session of its own: the cell returns while it grows
+    storm = (
+        "import os, time\n"
+        "def grow(depth):\n"
+        "    if depth:\n"
+        "        for _ in range(2):\n"
+        "            if os.fork() == 0:\n"
+        "                os.setsid()\n"
+        "                grow(depth - 1)\n"
+        "                os._exit(0)\n"
+        "    else:\n"
+        "        while True:\n"
+        "            try:\n"
+        f"                os.spawnvp(os.P_NOWAIT, 'sleep', ['sleep', '{marker}'])\n"
+        "            except OSError:\n"
+        "                pass\n"
+        "            time.sleep(0.1)\n"
+        "    while True:\n"
+        "        time.sleep(1)\n"
+        "if os.fork() == 0:\n"
+        "    grow(6)\n"
+        "time.sleep(0.5)\n"
+        "stormed = True\n"
+    )
+    reference = f"leftover-storm-{server.mode}"
+    reply = run_cell(server, storm, reference)
+    assert reply["status"] == "ok", reply
+    assert "process(es) the cell started were still running" in _notes(reply)
+    assert _all_gone(marker)
+    after = run_cell(server, "stormed", reference)
+    assert value(after) == "True"
+    assert "process(es)" not in _notes(after)  # nothing left over is blamed on this cell
+
+
+def test_a_re_forking_chain_ends(server):
+    marker = _marker()
+    # each generation forks the next and exits at once: always new, never waiting
+    chain = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    while True:\n"
+        "        time.sleep(0.01)\n"
+        "        if os.fork():\n"
+        "            os._exit(0)\n"
+        "        os.setsid()\n"
+        f"        if not os.fork():\n"
+        f"            os.execvp('sleep', ['sleep', '{marker}'])\n"
+    )
+    reply = run_cell(server, chain + "'chained'", f"leftover-chain-{server.mode}")
+    assert reply["status"] == "ok", reply
+    assert _all_gone(marker)
+    time.sleep(1)
+    assert not _running(marker)  # and none came back
+
+
+@pytest.mark.skipif(SYS_CLONE is None, reason="clone(2)'s number is not known here")
+def test_a_process_cloned_as_the_cells_sibling_ends(server):
+    marker = _marker()
+    reply = run_cell(server, (
+        "import ctypes, os\n"
+        "CLONE_PARENT, SIGCHLD = 0x8000, 17\n"
+        f"pid = ctypes.CDLL(None, use_errno=True).syscall({SYS_CLONE}, CLONE_PARENT | SIGCHLD,"
+        " 0, 0, 0, 0)\n"
+        "if pid == 0:\n"
+        f"    os.execvp('sleep', ['sleep', '{marker}'])\n"
+        "pid"), f"leftover-clone-{server.mode}")
+    # the init of a pid namespace may not have siblings: the kernel refuses the clone there
+    assert (int(value(reply)) == -1) is (server.mode == "namespace")
+    assert _all_gone(marker)
+
+
+def test_a_thread_a_cell_left_running_ends_with_its_process(server):
+    reply = run_cell(server, (
         "import os, threading, time\n"
         "threading.Thread(target=time.sleep, args=(300,), name='spinner', daemon=True).start()\n"
         "kept = 'yes'\n"
-        "os.getpid()"), "leftover-thread")
+        "int(os.environ['WENDELIN_CELL_PID'])"), f"leftover-thread-{server.mode}")
     assert reply["status"] == "ok", reply
     worker = int(value(reply))
     assert "left 1 thread(s) running (spinner)" in _notes(reply)
     assert _gone(worker)
-    after = run_cell(cells_server, "import os\n(os.getpid(), kept)", "leftover-thread")
+    after = run_cell(server, "import os\n(int(os.environ['WENDELIN_CELL_PID']), kept)",
+                     f"leftover-thread-{server.mode}")
     pid, kept = value(after).strip("()").split(", ")
     assert int(pid) != worker and kept == "'yes'"
     assert "thread" not in _notes(after)
 
 
-def test_the_processes_of_a_cell_whose_process_was_killed_end_too(cells_server, tmp_path):
-    started, pids = tmp_path / "started", tmp_path / "pids"
+def test_a_thread_started_below_threading_ends_with_its_process(server):
+    reply = run_cell(server, (
+        "import _thread, os, time\n"
+        "_thread.start_new_thread(time.sleep, (300,))\n"
+        "int(os.environ['WENDELIN_CELL_PID'])"), f"leftover-raw-thread-{server.mode}")
+    worker = int(value(reply))
+    assert "left 1 thread(s) running" in _notes(reply)
+    assert _gone(worker)
+
+
+def test_the_processes_of_a_cell_whose_process_was_killed_end_too(server, tmp_path):
+    started, marker = tmp_path / "started", _marker()
+    reference = f"leftover-killed-{server.mode}"
     result: dict = {}
-    cell = threading.Thread(target=lambda: result.update(reply=run_cell(cells_server, (
+    cell = threading.Thread(target=lambda: result.update(reply=run_cell(server, (
         "import ctypes, os, signal, subprocess\n"
-        f"subprocess.run(['sh', '-c', 'setsid sleep 302 & echo $! > {pids}'], check=True)\n"
+        f"subprocess.run(['sh', '-c', 'setsid sleep {marker} &'], check=True)\n"
         "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})\n"
         f"open({str(started)!r}, 'w').close()\n"
-        "ctypes.CDLL(None).sleep(60)\n"), "leftover-killed")))
+        "ctypes.CDLL(None).sleep(60)\n"), reference)))
     cell.start()
     deadline = time.monotonic() + 60
     while not started.exists():
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    daemon = int(pids.read_text())
-    assert psutil.pid_exists(daemon)
-    assert interrupt(cells_server, "leftover-killed")["interrupted"] is True
+    assert _running(marker)
+    assert interrupt(server, reference)["interrupted"] is True
     cell.join(timeout=30)
     assert result["reply"]["ename"] == "KeyboardInterrupt"
-    assert _gone(daemon)
-    assert os.getpid() != daemon
+    assert _all_gone(marker)
+
+
+@pytest.mark.parametrize("server", ["namespace"], indirect=True)
+def test_the_processes_of_a_cell_that_killed_its_zygote_end_too(server):
+    # without a pid namespace a daemon outlives a killed zygote (the README says so)
+    marker = _marker()
+    reference = "leftover-zygote"
+    reply = run_cell(server, (
+        "import os, signal, subprocess, time\n"
+        f"subprocess.run(['sh', '-c', 'setsid sleep {marker} &'], check=True)\n"
+        "os.kill(os.getppid(), signal.SIGKILL)\n"
+        "time.sleep(30)\n"), reference)
+    assert reply["status"] == "error", reply
+    assert _all_gone(marker)
+    assert value(run_cell(server, "1 + 1", reference)) == "2"  # the pool recovered

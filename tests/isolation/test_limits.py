@@ -24,13 +24,14 @@ GRAB_MEMORY = (
 
 def test_a_cell_beyond_its_memory_limit_gets_an_error_and_the_server_stays_up(cells_server):
     server = cells_server
-    before = value(run_cell(server, "import os\nkept = 'yes'\nos.getpid()", "memory"))
+    code = "import os\nkept = 'yes'\nos.environ['WENDELIN_CELL_PID']"
+    before = value(run_cell(server, code, "memory"))
     reply = run_cell(server, GRAB_MEMORY, "memory")
     assert (reply["status"], reply["ename"]) == ("error", "MemoryError")
     assert "WENDELIN_CELL_MEMORY" in reply["evalue"]
     assert f"{parse_size(CELL_MEMORY) / 1024**3:.2f} GiB" in reply["evalue"]
     assert server.session().get(f"{server.url}/data_notebook_module/view").status_code == 200
-    after = value(run_cell(server, "kept, os.getpid()", "memory"))
+    after = value(run_cell(server, "kept, os.environ['WENDELIN_CELL_PID']", "memory"))
     assert after.startswith("('yes', ") and after != f"('yes', {before})"  # a new process
     server_process = psutil.Process(server.process.pid)
     assert server_process.memory_info().rss < 1024**3  # the server never held the GiBs
@@ -59,7 +60,8 @@ def test_a_cell_process_killed_mid_cell_gives_an_error_and_the_next_cell_works(
     killer.start()
     reply = run_cell(
         server,
-        f"import os, time\nkept = 0\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        f"import os, time\nkept = 0\n"
+        f"open({str(pid_file)!r}, 'w').write(os.environ['WENDELIN_CELL_PID'])\n"
         "time.sleep(60)",
         "killed",
     )

@@ -39,7 +39,8 @@ def test_a_running_cell_is_found_and_interrupted_from_another_process(cells_serv
     result: dict = {}
     cell = threading.Thread(target=lambda: result.update(reply=run_cell(server, (
         "import os\nkept = 'rolled back'\n"
-        f"open({str(started)!r}, 'w').write(f'{{__name__}} {{os.getpid()}}')\n"
+        "pid = os.environ['WENDELIN_CELL_PID']\n"
+        f"open({str(started)!r}, 'w').write(f'{{__name__}} {{pid}}')\n"
         "while True:\n    pass\n"), "registry")))
     cell.start()
     deadline = time.monotonic() + 60

@@ -13,7 +13,7 @@ NOT_JSON = (
     "class Odd:\n"
     "    def _repr_json_(self):\n"
     "        return {'members': {1, 2}}\n"
-    "kept = os.getpid()\n"
+    "kept = os.environ['WENDELIN_CELL_PID']\n"
     "Odd()\n"
 )
 
@@ -22,4 +22,5 @@ def test_an_output_json_cannot_carry_gives_an_error_reply_and_the_process_lives(
     reply = run_cell(cells_server, NOT_JSON, "reply-encoding")
     assert (reply["status"], reply["ename"]) == ("error", "OutputEncodingError"), reply
     assert "not JSON" in reply["evalue"] and "set" in reply["evalue"]
-    assert value(run_cell(cells_server, "kept == os.getpid()", "reply-encoding")) == "True"
+    same = "kept == os.environ['WENDELIN_CELL_PID']"
+    assert value(run_cell(cells_server, same, "reply-encoding")) == "True"

@@ -207,8 +207,10 @@ class CellPool:
         self.spare = settings.cell_spare
         self.timeout = settings.cell_timeout
         self.limits = Limits(memory=settings.cell_memory, nice=settings.cell_nice,
-                             conflict_retries=settings.conflict_retries)
+                             conflict_retries=settings.conflict_retries,
+                             namespace=settings.cell_namespace)
         self.share = user_share(self.max_workers)
+        self._contained_said = False
         self.wait = cell_wait()
         self.registry = private_dir(runtime_dir(address))
         self.cond = threading.Condition()
@@ -355,6 +357,12 @@ class CellPool:
             worker.kill()
             raise PoolError(f"the cell process {pid} did not start ({self._how_ended(pid)})")
         ours.settimeout(None)
+        if not self._contained_said:
+            self._contained_said = True
+            logger.info("the processes a cell starts end with it: %s", (
+                "a pid namespace per cell process" if message[2] else
+                "cell processes end the tree below them (no pid namespace: "
+                "WENDELIN_CELL_NAMESPACE=0 or no CAP_SYS_ADMIN)"))
         return worker
 
     def _replenish(self) -> None:

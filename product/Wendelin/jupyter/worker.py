@@ -16,6 +16,7 @@ exit. Frames on both sockets are length-prefixed pickles: both ends are this pro
 
 from __future__ import annotations
 
+import _thread
 import json
 import logging
 import os
@@ -29,10 +30,17 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..processes import become_subreaper, child_pids, end_descendants
+from ..processes import (
+    NamespaceForker,
+    become_subreaper,
+    end_descendants,
+    end_namespace,
+    enter_own_proc,
+)
 
 logger = logging.getLogger("Wendelin.cells")
 
@@ -95,6 +103,7 @@ class Limits:
     memory: int = 0  # RLIMIT_AS in bytes, 0 for none
     nice: int = 0
     conflict_retries: int = 10
+    namespace: bool = True  # a cell's processes in a pid namespace of their own, if allowed
 
 
 @dataclass
@@ -162,6 +171,7 @@ def zygote(zope_conf: str, control_fd: int, parent: int | None = None) -> None:
     _warm_imports()
     Zope2.DB.close()
     become_subreaper()  # the processes of a cell whose worker was killed come here
+    forker = NamespaceForker.create()
     send_record(control, ("ready", os.getpid()))
     children: set[int] = set()
     while True:
@@ -178,7 +188,10 @@ def zygote(zope_conf: str, control_fd: int, parent: int | None = None) -> None:
             for pid in children:
                 _kill(pid, signal.SIGKILL)
             os._exit(0)
-        pid = os.fork()
+        try:
+            pid = forker.fork() if forker and limits.namespace else os.fork()
+        except OSError:
+            pid = os.fork()
         if pid == 0:
             control.close()
             try:
@@ -200,10 +213,10 @@ def _warm_imports() -> None:
 
 
 def _end_adopted(workers: set[int]) -> None:
-    """SIGKILL the zygote's children that are not its workers: processes a cell started
-    whose worker was killed (time limit, memory, interrupt) and were re-parented here."""
-    for pid in child_pids(os.getpid()) - workers:
-        _kill(pid, signal.SIGKILL)
+    """SIGKILL the zygote's children that are not its workers, with all of theirs: the
+    processes of a cell whose worker was killed (time limit, memory, interrupt) come here
+    where cells have no pid namespace of their own, and so does a worker's CLONE_PARENT."""
+    end_descendants(wait=1.0, spare=frozenset(workers))
 
 
 def _reap(children: set[int], control: socket.socket) -> None:
@@ -286,6 +299,17 @@ class _Interrupts:
                 os._exit(3)
 
 
+def _log_outside_pid(pid: int) -> None:
+    """Log lines name this process by the pid the server knows (it is 1 in here)."""
+
+    def outside(record: logging.LogRecord) -> bool:
+        record.process = pid
+        return True
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(outside)
+
+
 def _reopen_database() -> Any:
     """Open this process's own database client from the configuration Zope was given."""
     import App.ZApplication
@@ -306,6 +330,13 @@ def _reopen_database() -> Any:
 def _worker(fd: int, limits: Limits) -> None:
     """A worker's life: open the database, then run the cells sent until the socket closes."""
     die_with_parent()
+    contained = os.getpid() == 1  # the init of a pid namespace of its own
+    if contained:
+        os.environ["WENDELIN_CELL_PID"] = str(enter_own_proc())
+        _log_outside_pid(int(os.environ["WENDELIN_CELL_PID"]))
+    else:
+        os.environ["WENDELIN_CELL_PID"] = str(os.getpid())
+    os.set_inheritable(fd, False)  # not for the programs a cell runs
     channel = socket.socket(fileno=fd)
     lock = threading.Lock()
     if limits.nice:
@@ -315,17 +346,19 @@ def _worker(fd: int, limits: Limits) -> None:
     if limits.memory:
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
     interrupts = _Interrupts(channel, lock)
-    become_subreaper()  # what a cell's processes leave behind comes back here, to be ended
-    ours = set(threading.enumerate())
+    if not contained:
+        become_subreaper()  # what a cell's processes leave behind comes back here
+    leftovers = Leftovers(contained)
     with lock:
-        send(channel, ("ready", os.getpid()))
+        send(channel, ("ready", os.getpid(), contained))
     while True:
         message = receive(channel)
         if message is None:
             break
         _kind, job = message
-        reply, retire = run_job(connection, job, limits, interrupts, channel, lock)
-        retire = _end_what_the_cell_left(reply, ours) or retire
+        reply, retire = run_job(connection, job, limits, interrupts, channel, lock,
+                                leftovers.end_processes)
+        retire = leftovers.end(reply) or retire
         body = encode_reply(reply)  # the answer's body: the server passes it on
         with lock:
             send(channel, ("done", body, retire))
@@ -336,25 +369,61 @@ def _worker(fd: int, limits: Limits) -> None:
     os._exit(0)
 
 
-def _end_what_the_cell_left(reply: dict[str, Any], ours: set[threading.Thread]) -> bool:
-    """A cell's processes end with it, and its threads with its process: once the cell is
-    over (committed or not), SIGKILL every process below this one; True (retire this
-    process) if a thread the cell started still runs. Either is said in the reply."""
-    from .protocol import add_note
+class Leftovers:
+    """A cell's processes end with it, and its threads with its process.
 
-    ended = end_descendants()
-    if ended:
-        add_note(reply, f"{ended} process(es) the cell started were still running: they "
-                        "were ended (a cell's processes end with the cell)")
-    running = [thread for thread in threading.enumerate() if thread not in ours]
-    if running:
-        names = ", ".join(sorted(thread.name for thread in running))
-        add_note(reply, f"the cell left {len(running)} thread(s) running ({names}): its "
-                        "process is replaced so they stop (variables of earlier cells are "
-                        "kept)")
-        logger.info("cell process %d retired: a cell left threads running (%s)",
-                    os.getpid(), names)
-    return bool(running)
+    Once the cell has run, before its commit (so the time limit covers it) and again once
+    it is over: every process it started is SIGKILLed, daemons that double-forked
+    included. A cell process that is the init of a pid namespace ends all of it with one
+    ``kill(-1)``; without one (no CAP_SYS_ADMIN), it is a subreaper and ends the tree
+    below it. A thread the cell left running, or a process that would not go,
+    retires this process. Each is said in the cell's reply.
+    """
+
+    def __init__(self, contained: bool) -> None:
+        self.contained = contained  # this process is the init of a pid namespace
+        self.threads = set(threading.enumerate())
+        self.thread_count = _thread._count()  # noqa: SLF001  (also counts _thread's threads)
+        self.ended = 0
+        self.complete = True
+
+    def end_processes(self) -> None:
+        """SIGKILL whatever the cell started that still runs (cheap when nothing does)."""
+        if self.contained:
+            ended, complete = end_namespace()
+        else:
+            ended, complete = end_descendants()
+        self.ended += ended
+        self.complete = self.complete and complete
+
+    def end(self, reply: dict[str, Any]) -> bool:
+        """The cell is over: end its processes, note them and its threads in ``reply``;
+        True if this process must be replaced (threads, or processes that stayed)."""
+        from .protocol import add_note
+
+        self.end_processes()
+        ended, complete = self.ended, self.complete
+        self.ended, self.complete = 0, True
+        if ended:
+            add_note(reply, f"{ended} process(es) the cell started were still running: they "
+                            "were ended (a cell's processes end with the cell)")
+        if not complete:
+            add_note(reply, "some process(es) the cell started did not end in time: its "
+                            "process is replaced so they go (variables of earlier cells are "
+                            "kept)")
+        named = sorted(thread.name for thread in threading.enumerate()
+                       if thread not in self.threads)
+        running = max(len(named), _thread._count() - self.thread_count)  # noqa: SLF001
+        if running:
+            unnamed = running - len(named)
+            names = ", ".join([*named, *([f"{unnamed} started by _thread"] if unnamed else [])])
+            add_note(reply, f"the cell left {running} thread(s) running ({names}): its "
+                            "process is replaced so they stop (variables of earlier cells are "
+                            "kept)")
+        if running or not complete:
+            logger.info("cell process %s retired: a cell left %s", os.environ["WENDELIN_CELL_PID"],
+                        "threads running" if running else "processes that would not end")
+        return bool(running) or not complete
 
 
 def encode_reply(reply: dict[str, Any]) -> bytes:
@@ -428,9 +497,10 @@ def begin_transaction(connection: Any, seen_tid: bytes, sync: bool) -> None:
 
 def run_job(
     connection: Any, job: CellJob, limits: Limits, interrupts: _Interrupts,
-    channel: socket.socket, lock: threading.Lock,
+    channel: socket.socket, lock: threading.Lock, ran: Callable[[], None] = lambda: None,
 ) -> tuple[dict[str, Any], bool]:
-    """Run one cell in a transaction of its own, as the job's user; return (reply, retire)."""
+    """Run one cell in a transaction of its own, as the job's user; return (reply, retire).
+    ``ran`` is called once the cell's code is over, before anything is committed."""
     import transaction
     from AccessControl.SecurityManagement import newSecurityManager, noSecurityManager
     from transaction.interfaces import TransientError
@@ -461,6 +531,7 @@ def run_job(
                 cell = session.execute(notebook, context, job.code, store_history=job.store_history)
             finally:
                 interrupts.end()
+            ran()
             if isinstance(cell.error, MemoryError):
                 transaction.abort()
                 reply = erp5_reply(cell)
