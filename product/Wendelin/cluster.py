@@ -163,6 +163,11 @@ class Cluster:
         self.haproxy: subprocess.Popen | None = None
         self.workers: list[Worker] = []
         self.zeo_address = settings.zeo or ""
+        self.zeo_conf = settings.etc / "zeo.conf"
+        self.zeo_started_at = 0.0
+        self.zeo_died_at: float | None = None  # while the ZEO server is down
+        self.zeo_delay = FIRST_DELAY
+        self.zeo_restarts = 0
         self.front_port = settings.port or free_port(settings.host)
         self.jupyter: JupyterProcess | None = None
         self.url = ""
@@ -185,12 +190,40 @@ class Cluster:
         conf = Template((TEMPLATES / "zeo.conf.in").read_text()).substitute(
             address=self.zeo_address, var=str(settings.var)
         )
-        path = settings.etc / "zeo.conf"
-        path.write_text(conf)
-        # runzeo, with invalidations sent before the committer's answer (zeoserver.py)
-        self.zeo = subprocess.Popen(
-            [sys.executable, "-m", "Products.Wendelin.zeoserver", "-C", str(path)])
+        self.zeo_conf = settings.etc / "zeo.conf"
+        self.zeo_conf.write_text(conf)
+        self._spawn_zeo()
         wait_for_port("127.0.0.1", port, 60, self.zeo)
+
+    def _spawn_zeo(self) -> None:
+        """runzeo, with invalidations sent before the committer's answer (zeoserver.py)."""
+        self.zeo = subprocess.Popen(
+            [sys.executable, "-m", "Products.Wendelin.zeoserver", "-C", str(self.zeo_conf)])
+        self.zeo_started_at = time.monotonic()
+
+    def supervise_zeo(self, now: float) -> None:
+        """Start the ZEO server again, on its address, if it exited: the workers' clients
+        reconnect by themselves (requests wait meanwhile); backoff as for workers."""
+        if self.zeo is None or self.stopping.is_set() or self.zeo.poll() is None:
+            if self.zeo is not None and self.zeo_died_at is not None and self.zeo.poll() is None:
+                self.zeo_died_at = None
+                _log(f"ZEO server started again (pid {self.zeo.pid}, restarts: "
+                     f"{self.zeo_restarts})")
+                self.write_status()
+            return
+        if self.zeo_died_at is None:
+            self.zeo_died_at = now
+            if now - self.zeo_started_at >= STABLE_AFTER:
+                self.zeo_delay = FIRST_DELAY
+            _log(f"ZEO server (pid {self.zeo.pid}) exited with "
+                 f"{_exit_text(self.zeo.returncode)}; the workers wait for it; restarting in "
+                 f"{self.zeo_delay:g} s")
+            self.write_status()
+        elif now - self.zeo_died_at >= self.zeo_delay:
+            self.zeo_delay = min(self.zeo_delay * 2, MAX_DELAY)
+            self.zeo_restarts += 1
+            self.zeo_died_at = now  # until it runs: the next restart waits the new delay
+            self._spawn_zeo()
 
     def start_workers(self, password: str) -> None:
         """Start the workers in parallel; the first start creates the site, others wait."""
@@ -275,6 +308,7 @@ class Cluster:
         """Restart the workers that exited (called every second by the main loop)."""
         now = time.monotonic()
         self.end_orphans(now)
+        self.supervise_zeo(now)
         for worker in self.workers:
             if self.stopping.is_set() or worker.process.poll() is None:
                 continue
@@ -313,7 +347,11 @@ class Cluster:
 
     def status(self) -> dict[str, Any]:
         """The cluster as operators see it: front door, ZEO, each worker's pid and restarts."""
-        return {"url": self.url, "zeo": self.zeo_address,
+        zeo = "external" if self.zeo is None else (
+            "restarting" if self.zeo_died_at is not None else "serving")
+        return {"url": self.url, "zeo": self.zeo_address, "zeo_state": zeo,
+                "zeo_restarts": self.zeo_restarts,
+                "zeo_pid": None if self.zeo is None else self.zeo.pid,
                 "workers": [worker.status() for worker in self.workers]}
 
     def write_status(self) -> None:

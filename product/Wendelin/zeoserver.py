@@ -85,9 +85,15 @@ class ZEOServer(_ZEOServer):
 
 def main(argv: list[str] | None = None) -> None:
     """``runzeo``'s command line (``-C zeo.conf``...), served by :class:`OrderedStorageServer`."""
+    import zc.lockfile
+
     options = ZEOOptions()
     options.realize(sys.argv[1:] if argv is None else argv)
-    ZEOServer(options).main()
+    try:
+        ZEOServer(options).main()
+    except zc.lockfile.LockError as error:
+        sys.exit(f"ZEO server: the database is in use by another process ({error}); stop "
+                 "that server first, or serve another instance")
 
 
 if __name__ == "__main__":

@@ -302,6 +302,27 @@ def test_a_worker_of_another_machine_joins_with_wendelin_zeo(cluster, tmp_path):
         process.wait(timeout=30)
 
 
+def test_a_dead_zeo_server_is_started_again_and_the_site_serves_on(cluster):
+    """SIGTERM or SIGKILL to the ZEO server: the cluster notices, starts it again on its
+    address, the workers reconnect; a post waiting meanwhile is stored, nothing is lost."""
+    session = cluster.session()
+    assert ingest(session, cluster.url, "zeo.restart", b"<before>").status_code == 204
+    for restart, sig in ((1, signal.SIGTERM), (2, signal.SIGKILL)):
+        status = json.loads(cluster.status_file.read_text())
+        old = status["zeo_pid"]
+        after = len(cluster.output)
+        os.kill(old, sig)
+        cluster.wait_for_line(rf"ZEO server \(pid {old}\) exited with", after, timeout=30)
+        answer = ingest(session, cluster.url, "zeo.restart", f"<{restart}>".encode())
+        assert answer.status_code == 204, answer.text  # waited for the ZEO server
+        cluster.wait_for_line(rf"ZEO server started again \(pid \d+, restarts: {restart}\)",
+                              after, timeout=30)
+        status = json.loads(cluster.status_file.read_text())
+        assert status["zeo_state"] == "serving" and status["zeo_restarts"] == restart
+        assert status["zeo_pid"] != old and alive(status["zeo_pid"])
+    assert stream_of(session, cluster.url, "zeo.restart") == b"<before><1><2>"
+
+
 def test_killed_worker_loses_nothing_and_every_append_is_stored_exactly_once(cluster):
     """A client retries each post with its request id until acknowledged while a worker is
     SIGKILLed: every number ends up stored once, in order, whether or not the dying worker
