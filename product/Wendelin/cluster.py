@@ -109,6 +109,39 @@ def ensure_haproxy() -> str:
 
 
 @dataclass
+class Backoff:
+    """When a supervised process that exited is started again: FIRST_DELAY s after its
+    death, the delay doubled for each quick death (up to MAX_DELAY), reset by a process
+    that served STABLE_AFTER s."""
+
+    restarts: int = 0
+    delay: float = FIRST_DELAY  # before the next restart
+    started_at: float = 0.0
+    died_at: float | None = None  # while it is down
+
+    def started(self) -> None:
+        self.started_at = time.monotonic()
+        self.died_at = None
+
+    def died(self, now: float) -> bool:
+        """Note a death seen at ``now``; True the first time it is seen (to be logged)."""
+        if self.died_at is not None:
+            return False
+        self.died_at = now
+        if now - self.started_at >= STABLE_AFTER:
+            self.delay = FIRST_DELAY  # it had served a while: not a crash loop
+        return True
+
+    def due(self, now: float) -> bool:
+        """True (and counted as a restart) once the delay since the death has passed."""
+        if self.died_at is None or now - self.died_at < self.delay:
+            return False
+        self.delay = min(self.delay * 2, MAX_DELAY)
+        self.restarts += 1
+        return True
+
+
+@dataclass
 class Worker:
     """One ``wendelin run`` process as a ZEO client; started again on its port if it exits."""
 
@@ -118,10 +151,7 @@ class Worker:
     process: subprocess.Popen = field(init=False)
     output: ProcessOutput = field(init=False)
     url: str = ""
-    restarts: int = 0
-    delay: float = FIRST_DELAY  # before the next restart
-    started_at: float = 0.0
-    died_at: float | None = None
+    backoff: Backoff = field(default_factory=Backoff)
     ready: bool = False
 
     def spawn(self) -> None:
@@ -134,8 +164,7 @@ class Worker:
             text=True,
         )
         self.output = ProcessOutput(self.process, echo=f"[worker {self.number}] ")
-        self.started_at = time.monotonic()
-        self.died_at = None
+        self.backoff.started()
         self.ready = False
 
     def read_until_ready(self, timeout: float) -> None:
@@ -151,7 +180,7 @@ class Worker:
         if self.process.poll() is not None:
             state = "restarting"
         return {"number": self.number, "pid": self.process.pid, "port": self.port,
-                "url": self.url, "state": state, "restarts": self.restarts}
+                "url": self.url, "state": state, "restarts": self.backoff.restarts}
 
 
 class Cluster:
@@ -164,10 +193,7 @@ class Cluster:
         self.workers: list[Worker] = []
         self.zeo_address = settings.zeo or ""
         self.zeo_conf = settings.etc / "zeo.conf"
-        self.zeo_started_at = 0.0
-        self.zeo_died_at: float | None = None  # while the ZEO server is down
-        self.zeo_delay = FIRST_DELAY
-        self.zeo_restarts = 0
+        self.zeo_backoff = Backoff()
         self.front_port = settings.port or free_port(settings.host)
         self.jupyter: JupyterProcess | None = None
         self.url = ""
@@ -199,30 +225,29 @@ class Cluster:
         """runzeo, with invalidations sent before the committer's answer (zeoserver.py)."""
         self.zeo = subprocess.Popen(
             [sys.executable, "-m", "Products.Wendelin.zeoserver", "-C", str(self.zeo_conf)])
-        self.zeo_started_at = time.monotonic()
+        self.zeo_started = False  # said once it runs again
 
     def supervise_zeo(self, now: float) -> None:
         """Start the ZEO server again, on its address, if it exited: the workers' clients
         reconnect by themselves (requests wait meanwhile); backoff as for workers."""
-        if self.zeo is None or self.stopping.is_set() or self.zeo.poll() is None:
-            if self.zeo is not None and self.zeo_died_at is not None and self.zeo.poll() is None:
-                self.zeo_died_at = None
-                _log(f"ZEO server started again (pid {self.zeo.pid}, restarts: "
-                     f"{self.zeo_restarts})")
-                self.write_status()
+        if self.zeo is None or self.stopping.is_set():
             return
-        if self.zeo_died_at is None:
-            self.zeo_died_at = now
-            if now - self.zeo_started_at >= STABLE_AFTER:
-                self.zeo_delay = FIRST_DELAY
+        backoff = self.zeo_backoff
+        if self.zeo.poll() is None:
+            if not self.zeo_started:
+                self.zeo_started = True
+                backoff.started()
+                if backoff.restarts:
+                    _log(f"ZEO server started again (pid {self.zeo.pid}, restarts: "
+                         f"{backoff.restarts})")
+                    self.write_status()
+            return
+        if backoff.died(now):
             _log(f"ZEO server (pid {self.zeo.pid}) exited with "
                  f"{_exit_text(self.zeo.returncode)}; the workers wait for it; restarting in "
-                 f"{self.zeo_delay:g} s")
+                 f"{backoff.delay:g} s")
             self.write_status()
-        elif now - self.zeo_died_at >= self.zeo_delay:
-            self.zeo_delay = min(self.zeo_delay * 2, MAX_DELAY)
-            self.zeo_restarts += 1
-            self.zeo_died_at = now  # until it runs: the next restart waits the new delay
+        elif backoff.due(now):
             self._spawn_zeo()
 
     def start_workers(self, password: str) -> None:
@@ -312,17 +337,12 @@ class Cluster:
         for worker in self.workers:
             if self.stopping.is_set() or worker.process.poll() is None:
                 continue
-            if worker.died_at is None:
-                worker.died_at = now
-                if now - worker.started_at >= STABLE_AFTER:
-                    worker.delay = FIRST_DELAY  # it had served a while: not a crash loop
+            if worker.backoff.died(now):
                 _log(f"worker {worker.number} (pid {worker.process.pid}) exited with "
                      f"{_exit_text(worker.process.returncode)}; restarting in "
-                     f"{worker.delay:g} s")
+                     f"{worker.backoff.delay:g} s")
                 self.write_status()
-            elif now - worker.died_at >= worker.delay:
-                worker.delay = min(worker.delay * 2, MAX_DELAY)
-                worker.restarts += 1
+            elif worker.backoff.due(now):
                 worker.spawn()
                 threading.Thread(target=self._await_restart, args=(worker,), daemon=True).start()
 
@@ -338,7 +358,7 @@ class Cluster:
                     worker.process.kill()  # the next tick of supervise() tries again
             return
         _log(RESTARTED.format(number=worker.number, pid=worker.process.pid, url=worker.url,
-                              restarts=worker.restarts))
+                              restarts=worker.backoff.restarts))
         self.write_status()
 
     @property
@@ -348,9 +368,9 @@ class Cluster:
     def status(self) -> dict[str, Any]:
         """The cluster as operators see it: front door, ZEO, each worker's pid and restarts."""
         zeo = "external" if self.zeo is None else (
-            "restarting" if self.zeo_died_at is not None else "serving")
+            "restarting" if self.zeo_backoff.died_at is not None else "serving")
         return {"url": self.url, "zeo": self.zeo_address, "zeo_state": zeo,
-                "zeo_restarts": self.zeo_restarts,
+                "zeo_restarts": self.zeo_backoff.restarts,
                 "zeo_pid": None if self.zeo is None else self.zeo.pid,
                 "workers": [worker.status() for worker in self.workers]}
 
