@@ -54,3 +54,6 @@ def initialize(context) -> None:
     from .jupyter import install_process_hooks
 
     install_process_hooks()  # once per process, never from request code
+    from .zeoclient import forget_prefetched_oids_on_reconnect
+
+    forget_prefetched_oids_on_reconnect()

@@ -50,6 +50,8 @@ BIN = Path(sys.executable).parent
 #: Restart delays: the first after FIRST_DELAY s, doubled per quick death, at most MAX_DELAY.
 FIRST_DELAY = 1.0
 MAX_DELAY = 60.0
+#: The longest wait before the ZEO server is started again: the whole site waits for it.
+ZEO_MAX_DELAY = 4.0
 #: A worker that served this long before dying is restarted after FIRST_DELAY again.
 STABLE_AFTER = 60.0
 #: How long a (re)started worker may take to print its banner.
@@ -118,6 +120,7 @@ class Backoff:
     delay: float = FIRST_DELAY  # before the next restart
     started_at: float = 0.0
     died_at: float | None = None  # while it is down
+    max_delay: float = MAX_DELAY
 
     def started(self) -> None:
         self.started_at = time.monotonic()
@@ -136,8 +139,9 @@ class Backoff:
         """True (and counted as a restart) once the delay since the death has passed."""
         if self.died_at is None or now - self.died_at < self.delay:
             return False
-        self.delay = min(self.delay * 2, MAX_DELAY)
+        self.delay = min(self.delay * 2, self.max_delay)
         self.restarts += 1
+        self.died_at = now  # until it runs again: a death before that waits the new delay
         return True
 
 
@@ -193,7 +197,9 @@ class Cluster:
         self.workers: list[Worker] = []
         self.zeo_address = settings.zeo or ""
         self.zeo_conf = settings.etc / "zeo.conf"
-        self.zeo_backoff = Backoff()
+        self.zeo_backoff = Backoff(max_delay=ZEO_MAX_DELAY)
+        self.zeo_listening = False
+        self.zeo_dead_pid = 0
         self.front_port = settings.port or free_port(settings.host)
         self.jupyter: JupyterProcess | None = None
         self.url = ""
@@ -220,34 +226,46 @@ class Cluster:
         self.zeo_conf.write_text(conf)
         self._spawn_zeo()
         wait_for_port("127.0.0.1", port, 60, self.zeo)
+        self.zeo_listening = True
+        self.zeo_backoff.started()
 
     def _spawn_zeo(self) -> None:
         """runzeo, with invalidations sent before the committer's answer (zeoserver.py)."""
         self.zeo = subprocess.Popen(
             [sys.executable, "-m", "Products.Wendelin.zeoserver", "-C", str(self.zeo_conf)])
-        self.zeo_started = False  # said once it runs again
+        self.zeo_listening = False  # said once it accepts connections
+
+    def _zeo_accepts(self) -> bool:
+        host, port = self.zeo_address.rsplit(":", 1)
+        with socket.socket() as probe:
+            probe.settimeout(0.5)
+            return probe.connect_ex((host, int(port))) == 0
 
     def supervise_zeo(self, now: float) -> None:
         """Start the ZEO server again, on its address, if it exited: the workers' clients
-        reconnect by themselves (requests wait meanwhile); backoff as for workers."""
+        reconnect by themselves (requests wait meanwhile). Each death is logged; the delay
+        doubles per quick death as for workers, but at most ZEO_MAX_DELAY s (the whole
+        site waits for it). It counts as back once it accepts connections."""
         if self.zeo is None or self.stopping.is_set():
             return
         backoff = self.zeo_backoff
         if self.zeo.poll() is None:
-            if not self.zeo_started:
-                self.zeo_started = True
+            if not self.zeo_listening and self._zeo_accepts():
+                self.zeo_listening = True
                 backoff.started()
                 if backoff.restarts:
                     _log(f"ZEO server started again (pid {self.zeo.pid}, restarts: "
                          f"{backoff.restarts})")
-                    self.write_status()
+                self.write_status()
             return
-        if backoff.died(now):
+        if self.zeo_dead_pid != self.zeo.pid:
+            self.zeo_dead_pid = self.zeo.pid
+            backoff.died(now)
             _log(f"ZEO server (pid {self.zeo.pid}) exited with "
                  f"{_exit_text(self.zeo.returncode)}; the workers wait for it; restarting in "
-                 f"{backoff.delay:g} s")
+                 f"{max(0.0, backoff.delay - (now - (backoff.died_at or now))):g} s")
             self.write_status()
-        elif backoff.due(now):
+        if backoff.due(now):
             self._spawn_zeo()
 
     def start_workers(self, password: str) -> None:
@@ -368,7 +386,7 @@ class Cluster:
     def status(self) -> dict[str, Any]:
         """The cluster as operators see it: front door, ZEO, each worker's pid and restarts."""
         zeo = "external" if self.zeo is None else (
-            "restarting" if self.zeo_backoff.died_at is not None else "serving")
+            "serving" if self.zeo_listening and self.zeo.poll() is None else "restarting")
         return {"url": self.url, "zeo": self.zeo_address, "zeo_state": zeo,
                 "zeo_restarts": self.zeo_backoff.restarts,
                 "zeo_pid": None if self.zeo is None else self.zeo.pid,

@@ -140,18 +140,19 @@ def _is_running(pid: int) -> bool:
     return bool(fields) and fields[0] not in ("Z", "X")
 
 
-def end_descendants(wait: float = 2.0, spare: frozenset[int] = frozenset()) -> tuple[int, bool]:
+def end_descendants(wait: float = 2.0,
+                    spare: frozenset[int] = frozenset()) -> tuple[set[int], bool]:
     """SIGKILL every process below this one (but ``spare`` and theirs) and reap them.
 
     Meant for a subreaper (:func:`become_subreaper`): the grandchildren of a child killed
     here are re-parented to this process, so a daemon that double-forked is found on the
     next round. Each process is killed as soon as it is found, so a fork storm loses
-    ground every round. Returns how many were still running (zombies are not counted)
-    and whether none is left; gives up after ``wait`` seconds (the walk checks it too).
+    ground every round. Returns the pids that were still running (zombies are not) and
+    whether none is left once ``wait`` seconds have passed (the walk checks it too).
     """
     ended: set[int] = set()
     deadline = time.monotonic() + wait
-    while True:
+    while time.monotonic() < deadline:
         seen, queue = set(), list(child_pids(os.getpid()) - spare)
         while queue and time.monotonic() < deadline:
             pid = queue.pop()
@@ -167,10 +168,11 @@ def end_descendants(wait: float = 2.0, spare: frozenset[int] = frozenset()) -> t
             queue.extend(child_pids(pid))
         _reap_all_but(spare)
         if not seen:
-            return len(ended), True
-        if time.monotonic() >= deadline:
-            return len(ended), not (child_pids(os.getpid()) - spare)
+            return ended, True
         time.sleep(0.002)
+    _reap_all_but(spare)
+    left = [pid for pid in child_pids(os.getpid()) - spare if _is_running(pid)]
+    return ended, not left
 
 
 def _reap_all_but(spare: frozenset[int]) -> None:
@@ -256,26 +258,28 @@ def enter_own_proc() -> int:
     return outside
 
 
-def end_namespace(wait: float = 2.0) -> tuple[int, bool]:
-    """In the init of a pid namespace (with its own ``/proc``): SIGKILL every other process
-    of the namespace and reap them. One ``kill(-1)`` reaches them all, and the kernel lets
-    none fork while it is delivered. Returns how many were running (not zombies) and
-    whether all are gone within ``wait`` seconds."""
-    others = [int(name) for name in os.listdir("/proc") if name.isdigit() and name != "1"]
-    if not others:
-        return 0, True
-    running = sum(_is_running(pid) for pid in others)
+def end_namespace(wait: float = 2.0) -> tuple[set[int], bool]:
+    """In the init of a pid namespace: SIGKILL every other process of the namespace and
+    reap them. One ``kill(-1)`` reaches them all whatever ``/proc`` shows, and the kernel
+    lets none fork while it is delivered. Returns the pids (in the namespace) of those it
+    ended (reaped as killed by SIGKILL: zombies are not counted) and whether all are gone
+    within ``wait`` seconds (they all come to the init, so: whether it has no child)."""
+    ended: set[int] = set()
     deadline = time.monotonic() + wait
     while True:
         try:
             os.kill(-1, signal.SIGKILL)
         except ProcessLookupError:
-            pass
+            pass  # nobody else runs here; zombies may be left to reap
         try:
-            while os.waitpid(-1, os.WNOHANG)[0]:
-                pass
+            while True:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+                if not pid:
+                    break
+                if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
+                    ended.add(pid)
         except ChildProcessError:
-            return running, True  # no child left: no process left (all come to the init)
+            return ended, True
         if time.monotonic() >= deadline:
-            return running, False
+            return ended, False
         time.sleep(0.002)

@@ -321,6 +321,11 @@ def test_a_dead_zeo_server_is_started_again_and_the_site_serves_on(cluster):
         assert status["zeo_state"] == "serving" and status["zeo_restarts"] == restart
         assert status["zeo_pid"] != old and alive(status["zeo_pid"])
     assert stream_of(session, cluster.url, "zeo.restart") == b"<before><1><2>"
+    # objects made right after a restart get ids of their own on both workers: none of
+    # the ids a worker had prefetched from the dead server is handed out twice
+    for worker_url in (url for _pid, url in cluster.workers.values()):
+        for number in range(20):
+            assert ingest(session, worker_url, f"zeo.after.{number}", b"x").status_code == 204
 
 
 def test_killed_worker_loses_nothing_and_every_append_is_stored_exactly_once(cluster):

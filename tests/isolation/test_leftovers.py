@@ -272,3 +272,52 @@ def test_the_processes_of_a_cell_that_killed_its_zygote_end_too(server):
     assert reply["status"] == "error", reply
     assert _all_gone(marker)
     assert value(run_cell(server, "1 + 1", reference)) == "2"  # the pool recovered
+
+
+@pytest.mark.parametrize("server", ["namespace"], indirect=True)
+def test_processes_hidden_by_a_cell_that_covered_its_proc_end_too(server):
+    marker, reference = _marker(), "leftover-hidden"
+    before = value(run_cell(server, "import os\nos.environ['WENDELIN_CELL_PID']", reference))
+    reply = run_cell(server, (
+        "import ctypes, subprocess\n"
+        "assert ctypes.CDLL(None).mount(b'none', b'/proc', b'tmpfs', 0, None) == 0\n"
+        f"subprocess.Popen(['setsid', 'sleep', '{marker}'])\n"
+        "hid = True"), reference)
+    assert reply["status"] == "ok", reply
+    assert _all_gone(marker)
+    notes = _notes(reply)
+    assert "1 process(es) the cell started were still running" in notes
+    assert "changed its process's mounts" in notes  # and it is replaced
+    after = run_cell(server, "import os\n(os.environ['WENDELIN_CELL_PID'], hid, "
+                             "sorted(os.listdir('/proc'))[:1])", reference)
+    pid, hid, listing = (part.strip(" '[]") for part in value(after).strip("()").split(","))
+    assert pid != before.strip("'") and hid == "True" and listing.isdigit()
+
+
+def test_a_signal_handler_a_cell_left_does_not_break_the_next_cells(server):
+    reference = f"leftover-handler-{server.mode}"
+    reply = run_cell(server, (
+        "import signal, subprocess\n"
+        "def boom(*_):\n"
+        "    raise RuntimeError('SIGCHLD handler of an earlier cell')\n"
+        "signal.signal(signal.SIGCHLD, boom)\n"
+        "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})\n"
+        "subprocess.Popen(['sleep', '300'])\n"
+        "kept = 7"), reference)
+    assert reply["status"] == "ok", reply
+    after = run_cell(server, (
+        "import signal\n"
+        "(kept, signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL, "
+        "signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, []))"), reference)
+    assert value(after) == "(7, True, False)"
+
+
+def test_a_multiprocessing_forkserver_pool_works_in_every_cell(server):
+    reference = f"leftover-forkserver-{server.mode}"
+    code = (
+        "import multiprocessing, operator\n"
+        "with multiprocessing.get_context('forkserver').Pool(2) as pool:\n"
+        "    squares = pool.map(operator.abs, [-1, -2, -3])\n"
+        "squares")
+    for _ in range(2):
+        assert value(run_cell(server, code, reference)) == "[1, 2, 3]"

@@ -369,6 +369,74 @@ def _worker(fd: int, limits: Limits) -> None:
     os._exit(0)
 
 
+#: Signals whose handlers a cell may change (SIGINT is the interrupt's, set per cell).
+_RESTORED_SIGNALS = tuple(sorted(
+    set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP, signal.SIGINT}))
+
+
+def _signal_state() -> tuple[dict[int, Any], set[int]]:
+    """The handlers of :data:`_RESTORED_SIGNALS` and the main thread's blocked signals."""
+    handlers = {}
+    for number in _RESTORED_SIGNALS:
+        try:
+            handlers[number] = signal.getsignal(number)
+        except (OSError, ValueError):
+            continue
+    return handlers, signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+
+def _mounts() -> str:
+    """This process's mount table as its own ``/proc`` shows it ('' if that is gone)."""
+    try:
+        if os.readlink("/proc/self") != str(os.getpid()):
+            return ""
+        with open("/proc/self/mountinfo") as table:
+            return table.read()
+    except OSError:
+        return ""
+
+
+def _forget_multiprocessing_helpers() -> None:
+    """multiprocessing's forkserver and resource tracker were ended with the cell's other
+    processes: forget them, so the next cell's pool starts new ones (it failed with
+    ChildProcessError on the dead ones)."""
+    forkserver = sys.modules.get("multiprocessing.forkserver")
+    tracker = sys.modules.get("multiprocessing.resource_tracker")
+    helpers = [
+        (getattr(forkserver, "_forkserver", None), "_forkserver_pid", "_forkserver_alive_fd",
+         ("_forkserver_address", "_preload_modules_applied")),
+        (getattr(tracker, "_resource_tracker", None), "_pid", "_fd", ()),
+    ]
+    for helper, pid_name, fd_name, others in helpers:
+        pid = getattr(helper, pid_name, None)
+        if helper is None or pid is None or _alive(pid):
+            continue
+        fd = getattr(helper, fd_name, None)
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        setattr(helper, fd_name, None)
+        setattr(helper, pid_name, None)
+        for name in others:
+            if hasattr(helper, name):
+                setattr(helper, name, None)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    try:
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return False
+
+
 class Leftovers:
     """A cell's processes end with it, and its threads with its process.
 
@@ -376,34 +444,48 @@ class Leftovers:
     it is over: every process it started is SIGKILLed, daemons that double-forked
     included. A cell process that is the init of a pid namespace ends all of it with one
     ``kill(-1)``; without one (no CAP_SYS_ADMIN), it is a subreaper and ends the tree
-    below it. A thread the cell left running, or a process that would not go,
-    retires this process. Each is said in the cell's reply.
+    below it. Signal handlers and the signal mask the cell changed are put back first
+    (a handler of its own ran during the clean-up). A thread the cell left running, a
+    process that would not go, or a changed mount table retires this process. Each is
+    said in the cell's reply.
     """
 
     def __init__(self, contained: bool) -> None:
         self.contained = contained  # this process is the init of a pid namespace
         self.threads = set(threading.enumerate())
         self.thread_count = _thread._count()  # noqa: SLF001  (also counts _thread's threads)
-        self.ended = 0
+        self.signals = _signal_state()
+        self.mounts = _mounts() if contained else ""
+        self.ended: set[int] = set()
         self.complete = True
 
-    def end_processes(self) -> None:
+    def end_processes(self, wait: float = 2.0) -> None:
         """SIGKILL whatever the cell started that still runs (cheap when nothing does)."""
+        handlers, blocked = self.signals
+        for number, handler in handlers.items():
+            if signal.getsignal(number) is not handler:
+                signal.signal(number, handler)
+        if signal.pthread_sigmask(signal.SIG_BLOCK, []) != blocked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         if self.contained:
-            ended, complete = end_namespace()
+            ended, complete = end_namespace(wait)
         else:
-            ended, complete = end_descendants()
-        self.ended += ended
+            ended, complete = end_descendants(wait)
+        self.ended |= ended
         self.complete = self.complete and complete
+        if ended:
+            _forget_multiprocessing_helpers()
 
     def end(self, reply: dict[str, Any]) -> bool:
         """The cell is over: end its processes, note them and its threads in ``reply``;
-        True if this process must be replaced (threads, or processes that stayed)."""
+        True if this process must be replaced (threads, processes that stayed, mounts)."""
         from .protocol import add_note
 
-        self.end_processes()
-        ended, complete = self.ended, self.complete
-        self.ended, self.complete = 0, True
+        # the second pass, after the commit, is short: a process that did not end in the
+        # first retires this one, and the zygote or the kernel finishes the job
+        self.end_processes(wait=0.5 if self.complete else 0.0)
+        ended, complete = len(self.ended), self.complete
+        self.ended, self.complete = set(), True
         if ended:
             add_note(reply, f"{ended} process(es) the cell started were still running: they "
                             "were ended (a cell's processes end with the cell)")
@@ -411,6 +493,10 @@ class Leftovers:
             add_note(reply, "some process(es) the cell started did not end in time: its "
                             "process is replaced so they go (variables of earlier cells are "
                             "kept)")
+        remounted = self.contained and _mounts() != self.mounts
+        if remounted:
+            add_note(reply, "the cell changed its process's mounts (/proc included): its "
+                            "process is replaced (variables of earlier cells are kept)")
         named = sorted(thread.name for thread in threading.enumerate()
                        if thread not in self.threads)
         running = max(len(named), _thread._count() - self.thread_count)  # noqa: SLF001
@@ -420,10 +506,12 @@ class Leftovers:
             add_note(reply, f"the cell left {running} thread(s) running ({names}): its "
                             "process is replaced so they stop (variables of earlier cells are "
                             "kept)")
-        if running or not complete:
+        retire = bool(running) or not complete or remounted
+        if retire:
             logger.info("cell process %s retired: a cell left %s", os.environ["WENDELIN_CELL_PID"],
-                        "threads running" if running else "processes that would not end")
-        return bool(running) or not complete
+                        "threads running" if running else "processes that would not end"
+                        if not complete else "its mounts changed")
+        return retire
 
 
 def encode_reply(reply: dict[str, Any]) -> bytes:
