@@ -225,6 +225,7 @@ class Cluster:
         self.zeo_conf = settings.etc / "zeo.conf"
         self.zeo_conf.write_text(conf)
         self._spawn_zeo()
+        assert self.zeo is not None
         wait_for_port("127.0.0.1", port, 60, self.zeo)
         self.zeo_listening = True
         self.zeo_backoff.started()

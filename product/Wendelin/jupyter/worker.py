@@ -374,9 +374,9 @@ _RESTORED_SIGNALS = tuple(sorted(
     set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP, signal.SIGINT}))
 
 
-def _signal_state() -> tuple[dict[int, Any], set[int]]:
+def _signal_state() -> tuple[dict[Any, Any], set[Any]]:
     """The handlers of :data:`_RESTORED_SIGNALS` and the main thread's blocked signals."""
-    handlers = {}
+    handlers: dict[Any, Any] = {}
     for number in _RESTORED_SIGNALS:
         try:
             handlers[number] = signal.getsignal(number)
