@@ -224,7 +224,10 @@ def test_opened_notebook_kernel_uses_its_reference_even_after_a_rename(site, jup
     assert created.json()["kernel"]["name"] == "erp5"
     client = BlockingKernelClient()
     client.load_connection_file(str(jupyter.runtime_dir / f"kernel-{kernel_id}.json"))
-    client.start_channels()
+    # no heartbeat: without a kernel manager the client takes a heartbeat missed for 1 s
+    # (the kernel still starting, on a loaded machine) for a dead kernel; Jupyter's own
+    # manager watches the process, and a kernel that died never answers kernel_info
+    client.start_channels(hb=False)
     try:
         client.wait_for_ready(timeout=60)
         reply = client.execute_interactive("marker = 'set from Jupyter'", timeout=60)

@@ -189,7 +189,7 @@ def test_cell_registry_in_tmp_cannot_be_taken_over(tmp_path) -> None:
     victim.write_bytes(b"precious")
     os.symlink(victim, planted / "cell-4242")
     settings = SimpleNamespace(cell_workers=2, cell_spare=0, cell_timeout=10.0, cell_memory=0,
-                               cell_nice=0, conflict_retries=1)
+                               cell_nice=0, conflict_retries=1, cell_namespace=True)
     ours, theirs = socket.socketpair()
     try:
         try:

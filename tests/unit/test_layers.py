@@ -24,7 +24,7 @@ LAYERS: dict[str, list[str]] = {
     "documents": ["document"],
     "site": ["site"],
     "services": ["analysis", "ingestion", "jupyter", "activity"],
-    "edges": ["zeoserver", "uploads_wsgi", "http", "ui", "edge", "factories", "cluster", "server",
+    "edges": ["zeoclient", "zeoserver", "uploads_wsgi", "http", "ui", "edge", "factories", "cluster", "server",
               "__init__"],
 }
 LAYER_OF = {unit: layer for layer, units in LAYERS.items() for unit in units}
