@@ -24,8 +24,8 @@ LAYERS: dict[str, list[str]] = {
     "documents": ["document"],
     "site": ["site"],
     "services": ["analysis", "ingestion", "jupyter", "activity"],
-    "edges": ["zeoclient", "zeoserver", "uploads_wsgi", "http", "ui", "edge", "factories", "cluster", "server",
-              "__init__"],
+    "edges": ["zeoclient", "zeoserver", "uploads_wsgi", "http", "ui", "edge", "factories",
+              "cluster", "server", "__init__"],
 }
 LAYER_OF = {unit: layer for layer, units in LAYERS.items() for unit in units}
 LAYER_RANK = {layer: rank for rank, layer in enumerate(LAYERS)}
