@@ -297,19 +297,23 @@ def test_processes_hidden_by_a_cell_that_covered_its_proc_end_too(server):
 def test_a_signal_handler_a_cell_left_does_not_break_the_next_cells(server):
     reference = f"leftover-handler-{server.mode}"
     reply = run_cell(server, (
-        "import signal, subprocess\n"
+        "import os, signal, subprocess\n"
         "def boom(*_):\n"
         "    raise RuntimeError('SIGCHLD handler of an earlier cell')\n"
         "signal.signal(signal.SIGCHLD, boom)\n"
         "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})\n"
+        "signal.setitimer(signal.ITIMER_REAL, 1.5)\n"  # SIGALRM's default ends a process
         "subprocess.Popen(['sleep', '300'])\n"
-        "kept = 7"), reference)
+        "kept = 7\n"
+        "os.environ['WENDELIN_CELL_PID']"), reference)
     assert reply["status"] == "ok", reply
+    time.sleep(2)  # past the alarm the first cell set
     after = run_cell(server, (
-        "import signal\n"
+        "import os, signal\n"
         "(kept, signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL, "
-        "signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, []))"), reference)
-    assert value(after) == "(7, True, False)"
+        "signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, []), "
+        "os.environ['WENDELIN_CELL_PID'])"), reference)
+    assert value(after) == f"(7, True, False, {value(reply)})"  # the same process
 
 
 def test_a_multiprocessing_forkserver_pool_works_in_every_cell(server):

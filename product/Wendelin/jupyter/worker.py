@@ -445,7 +445,8 @@ class Leftovers:
     included. A cell process that is the init of a pid namespace ends all of it with one
     ``kill(-1)``; without one (no CAP_SYS_ADMIN), it is a subreaper and ends the tree
     below it. Signal handlers and the signal mask the cell changed are put back first
-    (a handler of its own ran during the clean-up). A thread the cell left running, a
+    (a handler of its own ran during the clean-up), and its timers (``signal.alarm``)
+    are cancelled. A thread the cell left running, a
     process that would not go, or a changed mount table retires this process. Each is
     said in the cell's reply.
     """
@@ -462,6 +463,8 @@ class Leftovers:
     def end_processes(self, wait: float = 2.0) -> None:
         """SIGKILL whatever the cell started that still runs (cheap when nothing does)."""
         handlers, blocked = self.signals
+        for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
+            signal.setitimer(timer, 0)  # an alarm the cell set would go off in a later one
         for number, handler in handlers.items():
             if signal.getsignal(number) is not handler:
                 signal.signal(number, handler)
