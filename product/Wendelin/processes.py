@@ -233,6 +233,10 @@ class NamespaceForker:
             return None
         return forker
 
+    def close(self) -> None:
+        """Let go of this process's namespace (in a child that forks no cell process)."""
+        os.close(self._own)
+
     def fork(self) -> int:
         """``os.fork()``, the child being pid 1 of a new pid namespace (this thread only)."""
         if self._libc.unshare(CLONE_NEWPID) != 0:

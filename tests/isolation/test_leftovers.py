@@ -303,6 +303,10 @@ def test_a_signal_handler_a_cell_left_does_not_break_the_next_cells(server):
         "signal.signal(signal.SIGCHLD, boom)\n"
         "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})\n"
         "signal.setitimer(signal.ITIMER_REAL, 1.5)\n"  # SIGALRM's default ends a process
+        "ours = signal.set_wakeup_fd(-1)\n"
+        "read, write = os.pipe()\nos.set_blocking(write, False)\n"
+        "signal.set_wakeup_fd(write)\n"  # then closed: its number goes to the next file
+        "os.close(read); os.close(write)\n"
         "subprocess.Popen(['sleep', '300'])\n"
         "kept = 7\n"
         "os.environ['WENDELIN_CELL_PID']"), reference)
@@ -314,6 +318,10 @@ def test_a_signal_handler_a_cell_left_does_not_break_the_next_cells(server):
         "signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, []), "
         "os.environ['WENDELIN_CELL_PID'])"), reference)
     assert value(after) == f"(7, True, False, {value(reply)})"  # the same process
+    wakeup = run_cell(server, (
+        "import signal\nnow = signal.set_wakeup_fd(-1)\nsignal.set_wakeup_fd(now)\n"
+        "now == ours"), reference)
+    assert value(wakeup) == "True"  # the interrupts' own, not the cell's closed fd
 
 
 def test_a_multiprocessing_forkserver_pool_works_in_every_cell(server):

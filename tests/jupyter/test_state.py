@@ -33,6 +33,17 @@ def _definitions(source: str):
     return cell_definitions(ast.parse(source), source)
 
 
+def test_an_import_keeps_only_itself_not_the_code_beside_it_on_its_line(tmp_path):
+    marker = tmp_path / "ran"
+    source = (f"import os; open({str(marker)!r}, 'a').write('x')\n"
+              "count = 1; from math import (\n    pi,\n    tau)\n")
+    found = _definitions(source)
+    assert [d.source for d in found] == ["import os\n", "from math import (\n    pi,\n    tau)\n"]
+    namespace: dict = {}
+    assert replay(found, namespace) == {}
+    assert not marker.exists() and {"os", "pi", "tau"} <= set(namespace)
+
+
 def test_definitions_are_imports_functions_and_classes_with_decorators():
     source = (
         "import numpy as np, os.path\n"

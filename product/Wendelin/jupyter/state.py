@@ -72,6 +72,13 @@ def cell_definitions(tree: ast.Module, source: str) -> list[Definition]:
         names = _bound_names(node)
         if not names:
             continue
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            # only the statement: ``import os; side_effect()`` shares its line with code
+            # that must not run again before every later cell
+            segment = ast.get_source_segment(source, node)
+            definitions.append(Definition(names, (segment or "") + "\n"))
+            continue
+        # a def or class starts its line (its decorators too) and ends its last one
         start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
         assert node.end_lineno is not None
         definitions.append(Definition(names, "".join(lines[start - 1 : node.end_lineno])))

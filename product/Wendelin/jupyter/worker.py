@@ -194,6 +194,8 @@ def zygote(zope_conf: str, control_fd: int, parent: int | None = None) -> None:
             pid = os.fork()
         if pid == 0:
             control.close()
+            if forker is not None:
+                forker.close()  # the zygote's pid namespace: nothing for a cell
             try:
                 _worker(fds[0], limits)
             finally:
@@ -456,6 +458,8 @@ class Leftovers:
         self.threads = set(threading.enumerate())
         self.thread_count = _thread._count()  # noqa: SLF001  (also counts _thread's threads)
         self.signals = _signal_state()
+        self.wakeup = signal.set_wakeup_fd(-1)  # the interrupts' own (read back, then kept)
+        signal.set_wakeup_fd(self.wakeup)
         self.mounts = _mounts() if contained else ""
         self.ended: set[int] = set()
         self.complete = True
@@ -463,6 +467,7 @@ class Leftovers:
     def end_processes(self, wait: float = 2.0) -> None:
         """SIGKILL whatever the cell started that still runs (cheap when nothing does)."""
         handlers, blocked = self.signals
+        signal.set_wakeup_fd(self.wakeup)  # a cell's own fd got the signals' numbers written
         for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
             signal.setitimer(timer, 0)  # an alarm the cell set would go off in a later one
         for number, handler in handlers.items():
@@ -491,7 +496,7 @@ class Leftovers:
         self.ended, self.complete = set(), True
         if ended:
             add_note(reply, f"{ended} process(es) the cell started were still running: they "
-                            "were ended (a cell's processes end with the cell)")
+                            "were sent SIGKILL (a cell's processes end with the cell)")
         if not complete:
             add_note(reply, "some process(es) the cell started did not end in time: its "
                             "process is replaced so they go (variables of earlier cells are "
