@@ -14,7 +14,9 @@ Parts (``--parts``, comma separated; ``all`` by default), each measured in this 
   and ``retried_percent`` the share of one-stream requests retried (goal < 2).
 - ``fsync``: 1 MiB posts to one stream on ``wendelin run`` against a raw ``write`` +
   ``fsync`` of each 1 MiB on the same disk, alternating rounds; ``ratio`` (goal >= 0.5),
-  and ``ratio_4_clients`` with 4 clients posting to their own streams.
+  and ``ratio_4_clients`` with 4 clients posting to their own streams; ``refused_post_ms``
+  (the same body POSTed to a missing name: Zope's publishing alone) and ``kib_post_ms``
+  (a 1 KiB post) say where a post's time goes.
 """
 
 from __future__ import annotations
@@ -175,6 +177,20 @@ def raw_fsync_seconds(directory: str, payload: bytes, count: int) -> float:
     return elapsed
 
 
+def refused_post_seconds(url: str, body: bytes, count: int) -> float:
+    """Seconds for ``count`` POSTs of ``body`` to a name Zope answers 404: what publishing
+    a request with this body costs before any ingestion (the floor of a post)."""
+    session = requests.Session()
+    session.auth = ("zope", PASSWORD)
+    began = time.perf_counter()
+    for _ in range(count):
+        answer = session.post(f"{url}/no_such_name_here", data=body, timeout=300,
+                              headers={"Content-Type": "application/octet-stream"})
+        if answer.status_code != 404:
+            raise RuntimeError(f"a POST to a missing name answered {answer.status_code}")
+    return time.perf_counter() - began
+
+
 def fsync_ratio(count: int, rounds: int = 3) -> dict:
     """1 MiB posts to one stream on ``wendelin run`` against raw write+fsync of 1 MiB."""
     payload = os.urandom(1 << 20)
@@ -185,11 +201,15 @@ def fsync_ratio(count: int, rounds: int = 3) -> dict:
         try:
             run_clients(site.url, 1, 2, body, "mib", one_tag=True)  # created, warm
             run_clients(site.url, 4, 1, body, "mib4")
-            posts, raw, parallel = [], [], []
+            small = msgpack.packb([int(time.time()), payload[:1024]], use_bin_type=True)
+            run_clients(site.url, 1, 2, small, "kib", one_tag=True)
+            posts, raw, parallel, refused, small_posts = [], [], [], [], []
             for _ in range(rounds):
                 raw.append(raw_fsync_seconds(home, body, count))
                 posts.append(run_clients(site.url, 1, count, body, "mib", one_tag=True))
                 parallel.append(run_clients(site.url, 4, count // 4, body, "mib4"))
+                refused.append(refused_post_seconds(site.url, body, count))
+                small_posts.append(run_clients(site.url, 1, count, small, "kib", one_tag=True))
         finally:
             site.stop()
     finally:
@@ -206,6 +226,10 @@ def fsync_ratio(count: int, rounds: int = 3) -> dict:
         "post_ms": round(1000 * statistics.median(posts) / count, 2),
         "raw_ms": round(1000 * statistics.median(raw) / count, 2),
         "ratio": round(post_rate / raw_rate, 2),
+        # the same 1 MiB POSTed to a missing name (Zope answers 404: publishing alone), and
+        # a 1 KiB post (ingestion and commit with hardly any bytes): where a post's time goes
+        "refused_post_ms": round(1000 * statistics.median(refused) / count, 2),
+        "kib_post_ms": round(1000 * statistics.median(small_posts) / count, 2),
         "ingest_4_clients_mib_per_s": round(parallel_rate, 1),
         "ratio_4_clients": round(parallel_rate / raw_rate, 2),
     }
