@@ -79,6 +79,13 @@ def free_port(host: str = "127.0.0.1") -> int:
         return probe.getsockname()[1]
 
 
+def accepts(host: str, port: int) -> bool:
+    """Whether something accepts connections on ``host:port`` now (half a second at most)."""
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
 def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen) -> None:
     """Wait until something accepts connections on ``host:port`` (or the process died)."""
     deadline = time.monotonic() + timeout
@@ -86,10 +93,8 @@ def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Pope
         if process.poll() is not None:
             command = cast(list[str], process.args)  # started with a list of words
             raise RuntimeError(f"{command[0]} exited with {process.returncode}")
-        with socket.socket() as probe:
-            probe.settimeout(0.5)
-            if probe.connect_ex((host, port)) == 0:
-                return
+        if accepts(host, port):
+            return
         time.sleep(0.1)
     raise RuntimeError(f"nothing listens on {host}:{port} after {timeout} s")
 
@@ -134,6 +139,10 @@ class Backoff:
         if now - self.started_at >= STABLE_AFTER:
             self.delay = FIRST_DELAY  # it had served a while: not a crash loop
         return True
+
+    def wait_left(self, now: float) -> float:
+        """Seconds from ``now`` until the restart is due."""
+        return max(0.0, self.delay - (now - self.died_at)) if self.died_at is not None else 0.0
 
     def due(self, now: float) -> bool:
         """True (and counted as a restart) once the delay since the death has passed."""
@@ -222,7 +231,6 @@ class Cluster:
         conf = Template((TEMPLATES / "zeo.conf.in").read_text()).substitute(
             address=self.zeo_address, var=str(settings.var)
         )
-        self.zeo_conf = settings.etc / "zeo.conf"
         self.zeo_conf.write_text(conf)
         self._spawn_zeo()
         assert self.zeo is not None
@@ -236,12 +244,6 @@ class Cluster:
             [sys.executable, "-m", "Products.Wendelin.zeoserver", "-C", str(self.zeo_conf)])
         self.zeo_listening = False  # said once it accepts connections
 
-    def _zeo_accepts(self) -> bool:
-        host, port = self.zeo_address.rsplit(":", 1)
-        with socket.socket() as probe:
-            probe.settimeout(0.5)
-            return probe.connect_ex((host, int(port))) == 0
-
     def supervise_zeo(self, now: float) -> None:
         """Start the ZEO server again, on its address, if it exited: the workers' clients
         reconnect by themselves (requests wait meanwhile). Each death is logged; the delay
@@ -251,7 +253,8 @@ class Cluster:
             return
         backoff = self.zeo_backoff
         if self.zeo.poll() is None:
-            if not self.zeo_listening and self._zeo_accepts():
+            host, port = self.zeo_address.rsplit(":", 1)
+            if not self.zeo_listening and accepts(host, int(port)):
                 self.zeo_listening = True
                 backoff.started()
                 if backoff.restarts:
@@ -264,7 +267,7 @@ class Cluster:
             backoff.died(now)
             _log(f"ZEO server (pid {self.zeo.pid}) exited with "
                  f"{_exit_text(self.zeo.returncode)}; the workers wait for it; restarting in "
-                 f"{max(0.0, backoff.delay - (now - (backoff.died_at or now))):g} s")
+                 f"{backoff.wait_left(now):g} s")
             self.write_status()
         if backoff.due(now):
             self._spawn_zeo()

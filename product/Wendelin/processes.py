@@ -130,7 +130,7 @@ def child_pids(pid: int) -> set[int]:
     return found
 
 
-def _is_running(pid: int) -> bool:
+def is_running(pid: int) -> bool:
     """True unless ``pid`` is gone or a zombie (it ended; only its exit status is left)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -159,7 +159,7 @@ def end_descendants(wait: float = 2.0,
             if pid in seen:
                 continue
             seen.add(pid)
-            if pid not in ended and _is_running(pid):
+            if pid not in ended and is_running(pid):
                 ended.add(pid)
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -171,7 +171,7 @@ def end_descendants(wait: float = 2.0,
             return ended, True
         time.sleep(0.002)
     _reap_all_but(spare)
-    left = [pid for pid in child_pids(os.getpid()) - spare if _is_running(pid)]
+    left = [pid for pid in child_pids(os.getpid()) - spare if is_running(pid)]
     return ended, not left
 
 
@@ -238,14 +238,17 @@ class NamespaceForker:
         os.close(self._own)
 
     def fork(self) -> int:
-        """``os.fork()``, the child being pid 1 of a new pid namespace (this thread only)."""
+        """``os.fork()``, the child being pid 1 of a new pid namespace (this thread only);
+        OSError, before any fork, where no namespace can be made."""
         if self._libc.unshare(CLONE_NEWPID) != 0:
             raise OSError(ctypes.get_errno(), "no pid namespace of its own for a child")
         try:
             pid = os.fork()
         finally:
+            # not an OSError: the child exists, a caller must not fork another in its place
             if os.getpid() != 1 and self._libc.setns(self._own, CLONE_NEWPID) != 0:
-                raise OSError(ctypes.get_errno(), "cannot come back to this pid namespace")
+                raise RuntimeError(f"cannot come back to this pid namespace (errno "
+                                   f"{ctypes.get_errno()})")
         return pid
 
 

@@ -17,7 +17,7 @@ def test_a_process_that_stays_after_the_deadline_is_reported(monkeypatch):
     real_kill = os.kill
     monkeypatch.setattr(processes, "child_pids",
                         lambda pid: {stayer} if pid == os.getpid() else set())
-    monkeypatch.setattr(processes, "_is_running", lambda pid: pid == stayer)
+    monkeypatch.setattr(processes, "is_running", lambda pid: pid == stayer)
     monkeypatch.setattr(processes.os, "kill",
                         lambda pid, sig: None if pid == stayer else real_kill(pid, sig))
     monkeypatch.setattr(processes, "_reap_all_but", lambda spare: None)

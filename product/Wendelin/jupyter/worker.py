@@ -40,6 +40,7 @@ from ..processes import (
     end_descendants,
     end_namespace,
     enter_own_proc,
+    is_running,
 )
 
 logger = logging.getLogger("Wendelin.cells")
@@ -262,6 +263,7 @@ class _Interrupts:
         read, write = os.pipe()
         os.set_blocking(write, False)
         self.wakeup = read
+        self.wakeup_fd = write  # signal.set_wakeup_fd's: put back after each cell
         signal.set_wakeup_fd(write)
         self.parent = os.getppid()
         threading.Thread(target=self._watch, name="cell-watchdog", daemon=True).start()
@@ -333,11 +335,10 @@ def _worker(fd: int, limits: Limits) -> None:
     """A worker's life: open the database, then run the cells sent until the socket closes."""
     die_with_parent()
     contained = os.getpid() == 1  # the init of a pid namespace of its own
+    outside = enter_own_proc() if contained else os.getpid()
+    os.environ["WENDELIN_CELL_PID"] = str(outside)  # the pid the server and the host know
     if contained:
-        os.environ["WENDELIN_CELL_PID"] = str(enter_own_proc())
-        _log_outside_pid(int(os.environ["WENDELIN_CELL_PID"]))
-    else:
-        os.environ["WENDELIN_CELL_PID"] = str(os.getpid())
+        _log_outside_pid(outside)
     os.set_inheritable(fd, False)  # not for the programs a cell runs
     channel = socket.socket(fileno=fd)
     lock = threading.Lock()
@@ -350,7 +351,7 @@ def _worker(fd: int, limits: Limits) -> None:
     interrupts = _Interrupts(channel, lock)
     if not contained:
         become_subreaper()  # what a cell's processes leave behind comes back here
-    leftovers = Leftovers(contained)
+    leftovers = Leftovers(contained, interrupts.wakeup_fd)
     with lock:
         send(channel, ("ready", os.getpid(), contained))
     while True:
@@ -411,7 +412,7 @@ def _forget_multiprocessing_helpers() -> None:
     ]
     for helper, pid_name, fd_name, others in helpers:
         pid = getattr(helper, pid_name, None)
-        if helper is None or pid is None or _alive(pid):
+        if helper is None or pid is None or is_running(pid):
             continue
         fd = getattr(helper, fd_name, None)
         if fd is not None:
@@ -424,19 +425,6 @@ def _forget_multiprocessing_helpers() -> None:
         for name in others:
             if hasattr(helper, name):
                 setattr(helper, name, None)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    try:
-        return os.waitpid(pid, os.WNOHANG) == (0, 0)
-    except ChildProcessError:
-        return False
 
 
 class Leftovers:
@@ -453,13 +441,12 @@ class Leftovers:
     said in the cell's reply.
     """
 
-    def __init__(self, contained: bool) -> None:
+    def __init__(self, contained: bool, wakeup_fd: int) -> None:
         self.contained = contained  # this process is the init of a pid namespace
+        self.wakeup_fd = wakeup_fd  # the interrupts' own
         self.threads = set(threading.enumerate())
         self.thread_count = _thread._count()  # noqa: SLF001  (also counts _thread's threads)
         self.signals = _signal_state()
-        self.wakeup = signal.set_wakeup_fd(-1)  # the interrupts' own (read back, then kept)
-        signal.set_wakeup_fd(self.wakeup)
         self.mounts = _mounts() if contained else ""
         self.ended: set[int] = set()
         self.complete = True
@@ -467,7 +454,7 @@ class Leftovers:
     def end_processes(self, wait: float = 2.0) -> None:
         """SIGKILL whatever the cell started that still runs (cheap when nothing does)."""
         handlers, blocked = self.signals
-        signal.set_wakeup_fd(self.wakeup)  # a cell's own fd got the signals' numbers written
+        signal.set_wakeup_fd(self.wakeup_fd)  # a cell's own fd got the signals' numbers written
         for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
             signal.setitimer(timer, 0)  # an alarm the cell set would go off in a later one
         for number, handler in handlers.items():
